@@ -1,0 +1,36 @@
+# Quick start: `make run` (set-up + the original's run) and `make test` (set-up + every test).
+SHELL := /bin/bash
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+NBVAL := --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env
+
+.PHONY: install run test lint lab notebooks clean
+
+$(STAMP): pyproject.toml .ci/constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c .ci/constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)  ## create .venv if absent and install the package with its pinned dependencies
+
+run: install  ## the original script's run, reproduced, plus oracle and baseline (figures in results/)
+	$(PY) -m therapy_utils run
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+test: install lint  ## lint, unit tests and strict nbval over the executed notebooks
+	$(PY) -m pytest $(NBVAL) tests notebooks
+
+lab: install  ## JupyterLab in notebooks/
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+notebooks: install  ## re-execute every notebook in place (maintainers, before committing)
+	cd notebooks && for nb in [0-9][0-9]_*.ipynb; do \
+		../$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
+			--ExecutePreprocessor.timeout=600 "$$nb" || exit 1; done
+
+clean:
+	rm -rf $(VENV) results .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,81 @@
+"""The command line end to end: outputs, metrics JSON, and one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from conftest import REPO
+
+
+def cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "therapy_utils", *args], capture_output=True, text=True,
+                          cwd=cwd or REPO, timeout=300)
+
+
+def test_run_end_to_end_on_small_simulation(tmp_path):
+    done = cli("run", "--preset", "realistic", "--n-sequences", "80", "--seed", "1", "--out", str(tmp_path),
+               "--json", str(tmp_path / "m.json"), "--no-progress", "--save-model", str(tmp_path / "ckpt"))
+    assert done.returncode == 0, done.stderr
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    for key in ("mse", "rmse", "r2", "oracle_r2", "baseline_r2", "epochs", "train_seconds", "n_train", "n_val",
+                "n_test"):
+        assert key in metrics
+    assert (metrics["n_train"], metrics["n_val"], metrics["n_test"]) == (51, 13, 16)
+    assert 0 < metrics["oracle_r2"] <= 1 and metrics["rmse"] == pytest.approx(metrics["mse"] ** 0.5)
+    assert f"R² Score: {metrics['r2']:.4f}" in done.stdout
+    assert f"Oracle R² (true expected effectiveness): {metrics['oracle_r2']:.3f}" in done.stdout
+    assert "epochs:" not in done.stderr  # --no-progress silences the bar
+    for figure in ("training_results.png", "embeddings_2d.png"):
+        assert (tmp_path / figure).stat().st_size > 10_000
+    assert (tmp_path / "ckpt" / "model.pt").is_file()
+
+
+def test_simulate_then_run_on_the_csv(tmp_path):
+    data = tmp_path / "courses.csv"
+    done = cli("simulate", "--preset", "original", "--n-sequences", "70", "--seed", "3", "--out", str(data))
+    assert done.returncode == 0, done.stderr
+    table = pd.read_csv(data)
+    assert list(table.columns) == ["course_id", "modules", "effectiveness", "split"] and len(table) == 70
+    done = cli("run", "--data", str(data), "--out", str(tmp_path), "--json", str(tmp_path / "m.json"), "--no-progress")
+    assert done.returncode == 0, done.stderr
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    assert metrics["oracle_r2"] is None
+    assert metrics["n_test"] == (table["split"] == "test").sum()
+    assert "n/a, real data have no ground truth" in done.stdout
+
+
+def test_simulate_long_format(tmp_path):
+    out = tmp_path / "long.csv"
+    assert cli("simulate", "--n-sequences", "5", "--long", "--out", str(out)).returncode == 0
+    assert list(pd.read_csv(out).columns) == ["course_id", "session", "module", "effectiveness", "split"]
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["run", "--n-sequences", "0"], "must be a positive integer, got 0"),
+    (["simulate", "--n-sequences", "-3", "--out", "x.csv"], "must be a positive integer, got -3"),
+    (["run", "--preset", "clinical"], "invalid choice: 'clinical'"),
+    (["run", "--data", "missing.csv"], "no such data file: 'missing.csv'"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+])
+def test_bad_arguments_print_one_line_and_exit_2(tmp_path, args, fragment):
+    done = cli(*args, cwd=tmp_path)
+    assert done.returncode == 2
+    assert fragment in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in done.stderr
+
+
+def test_bad_data_file_names_row_and_value(tmp_path):
+    (tmp_path / "bad.csv").write_text("course_id,modules,effectiveness\n1,A B,0.5\n2,C,high\n")
+    done = cli("run", "--data", "bad.csv", "--no-progress", cwd=tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == "error: row 1 (course_id 2): effectiveness 'high' is not a finite number"
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["simulate"]])
+def test_help_everywhere(command):
+    done = cli(*command, "--help")
+    assert done.returncode == 0 and "usage:" in done.stdout

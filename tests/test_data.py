@@ -1,0 +1,124 @@
+"""Course tables: formats round-trip, and every kind of bad input is named, never dropped."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from therapy_utils.data import (
+    CourseDataset,
+    Vocabulary,
+    collate_courses,
+    read_courses,
+    split_courses,
+    validate_courses,
+    write_courses,
+)
+
+
+def table(**columns) -> pd.DataFrame:
+    base = {"course_id": [1, 2, 3], "modules": ["A B", "C", "A A D"], "effectiveness": [0.5, 0.6, 0.7]}
+    base.update(columns)
+    return pd.DataFrame(base)
+
+
+def test_course_and_long_csv_round_trip(tmp_path, small_courses):
+    courses = small_courses.drop(columns="severity")
+    write_courses(courses, tmp_path / "courses.csv")
+    write_courses(courses, tmp_path / "long.csv", long=True)
+    from_course, from_long = read_courses(tmp_path / "courses.csv"), read_courses(tmp_path / "long.csv")
+    pd.testing.assert_frame_equal(from_course, validate_courses(courses))
+    pd.testing.assert_frame_equal(from_long, validate_courses(courses))
+    long = pd.read_csv(tmp_path / "long.csv")
+    assert list(long.columns) == ["course_id", "session", "module", "effectiveness"]
+    assert len(long) == courses["modules"].map(len).sum()
+
+
+def test_long_format_orders_sessions_and_accepts_any_module_names(tmp_path):
+    (tmp_path / "long.csv").write_text(
+        "course_id,session,module,effectiveness\n"
+        "c1,2,Safety plan,0.4\nc1,1,Psycho-education,0.4\nc2,1,NA,0.9\n")
+    courses = read_courses(tmp_path / "long.csv")
+    assert courses["modules"].tolist() == [("Psycho-education", "Safety plan"), ("NA",)]
+    assert courses["effectiveness"].tolist() == [0.4, 0.9]
+    with pytest.raises(ValueError, match="'Safety plan' contains whitespace"):
+        write_courses(courses, tmp_path / "out.csv")
+
+
+def test_split_column_replaces_random_split():
+    courses = table(split=["test", "train", "val"])
+    parts = split_courses(courses)
+    assert [parts[s]["course_id"].tolist() for s in ("train", "val", "test")] == [[2], [3], [1]]
+
+
+def test_random_split_is_64_16_20():
+    courses = pd.DataFrame({"course_id": range(500), "modules": ["A"] * 500, "effectiveness": 0.5})
+    assert [len(p) for p in split_courses(courses).values()] == [320, 80, 100]
+
+
+@pytest.mark.parametrize("columns,message", [
+    ({"effectiveness": [0.5, "abc", 0.7]}, r"row 1 \(course_id 2\): effectiveness 'abc' is not a finite number"),
+    ({"effectiveness": [0.5, 0.6, np.nan]}, r"row 2 \(course_id 3\): effectiveness nan"),
+    ({"effectiveness": [np.inf, 0.6, 0.7]}, r"row 0 \(course_id 1\): effectiveness inf"),
+    ({"effectiveness": [0.5, "", 0.7]}, r"row 1 \(course_id 2\): effectiveness '' is missing"),
+    ({"modules": ["A B", "", "A"]}, r"row 1 \(course_id 2\): course '' is empty"),
+    ({"modules": ["A B", [], "A"]}, r"row 1 \(course_id 2\): course \[\] is empty"),
+    ({"course_id": [1, 2, 1]}, r"row 2: course_id 1 appears more than once"),
+    ({"split": ["train", "validation", "test"]}, r"row 1 \(course_id 2\): split 'validation' is not one of"),
+    ({"split": ["train", "train", "test"]}, r"split 'val' is empty"),
+])
+def test_bad_course_rows_are_named(columns, message):
+    with pytest.raises(ValueError, match=message):
+        validate_courses(table(**columns))
+
+
+def test_missing_columns_are_named():
+    with pytest.raises(ValueError, match=r"lacks column\(s\) \['effectiveness'\]"):
+        validate_courses(table().drop(columns="effectiveness"))
+    with pytest.raises(ValueError, match=r"lacks column\(s\) \['session'\]"):
+        read_courses_from_text("course_id,module,effectiveness\n1,A,0.5\n")
+
+
+def read_courses_from_text(text: str):
+    import tempfile
+    from pathlib import Path
+
+    path = Path(tempfile.mkdtemp()) / "data.csv"
+    path.write_text(text)
+    return read_courses(path)
+
+
+@pytest.mark.parametrize("text,message", [
+    ("course_id,session,module,effectiveness\n1,1,A,0.5\n1,1,B,0.5\n",
+     r"row 1: \(course_id, session\) = \(1, '1'\) appears more than once"),
+    ("course_id,session,module,effectiveness\n1,1,A,0.5\n1,2,B,0.6\n", r"row 1 \(course_id 1\): effectiveness differs"),
+    ("course_id,session,module,effectiveness\n1,x,A,0.5\n", r"row 0: session 'x' is not a number"),
+    ("course_id,session,module,effectiveness\n1,1,,0.5\n", r"row 0 \(course_id 1\): module '' is empty"),
+    ("course_id,session,module,effectiveness\n1,1,A,\n", r"row 0 \(course_id 1\): effectiveness '' is missing"),
+])
+def test_bad_long_rows_are_named(text, message):
+    with pytest.raises(ValueError, match=message):
+        read_courses_from_text(text)
+
+
+def test_missing_file_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"nope\.csv"):
+        read_courses(tmp_path / "nope.csv")
+
+
+def test_unknown_or_empty_course_to_predict_is_named():
+    vocab = Vocabulary(("A", "B"))
+    assert vocab.encode(["A", "B", "A"]) == [1, 2, 1] and len(vocab) == 3
+    with pytest.raises(ValueError, match="row 4: module 'Z' is not in the vocabulary"):
+        vocab.encode(["A", "Z"], row=4)
+    with pytest.raises(ValueError, match="course is empty"):
+        vocab.encode([])
+
+
+def test_collate_pads_with_zero_and_keeps_lengths():
+    vocab = Vocabulary(("A", "B", "C"))
+    dataset = CourseDataset(pd.DataFrame({"modules": [("A", "B", "C"), ("C",)], "effectiveness": [0.1, 0.2]}), vocab)
+    padded, lengths, targets = collate_courses([dataset[0], dataset[1]])
+    assert padded.tolist() == [[1, 2, 3], [3, 0, 0]] and lengths.tolist() == [3, 1]
+    assert targets.dtype.is_floating_point and targets.tolist() == pytest.approx([0.1, 0.2])

@@ -1,0 +1,7 @@
+"""therapy_utils: the helper package behind the therapy_embeddings notebooks.
+
+One module per stage: simulate, data, model, train, evaluate, embeddings, plots, cli.
+Importing the package does no work; import the stage you need.
+"""
+
+__version__ = "0.1.0"

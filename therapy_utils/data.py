@@ -1,0 +1,249 @@
+"""Course tables in and out: validation, CSV formats, splits, vocabulary and batching.
+
+A *course table* is a pandas DataFrame with one row per course: ``course_id``,
+``modules`` (a tuple of module names), ``effectiveness`` and optionally ``split``.
+Taught in ``01_simulate_therapy_courses.ipynb`` and ``02_embedding_lstm_model.ipynb``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.model_selection import train_test_split
+from torch.nn.utils.rnn import pad_sequence
+from torch.utils.data import Dataset
+
+SPLITS: tuple[str, ...] = ("train", "val", "test")
+PAD = "<PAD>"
+
+
+def _show(value: object) -> str:
+    """repr of a value as the user wrote it: numpy scalars shown as plain Python numbers."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
+def _check_effectiveness(values: pd.Series, course_ids: pd.Series) -> np.ndarray:
+    """Numbers, finite, present: anything else names its row and value."""
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    for row, (raw, number) in enumerate(zip(values, numbers)):
+        if not math.isfinite(number):
+            kind = "missing" if raw is None or (isinstance(raw, str) and not raw.strip()) else "not a finite number"
+            where = f"row {row} (course_id {_show(course_ids.iloc[row])})"
+            raise ValueError(f"{where}: effectiveness {_show(raw)} is {kind}")
+    return numbers
+
+
+def _check_split(split: pd.Series, course_ids: pd.Series) -> pd.Series:
+    """Only train/val/test, and none of them empty: a model needs all three."""
+    for row, value in enumerate(split):
+        if value not in SPLITS:
+            raise ValueError(f"row {row} (course_id {_show(course_ids.iloc[row])}): split {_show(value)} "
+                             f"is not one of {list(SPLITS)}")
+    for name in SPLITS:
+        if not (split == name).any():
+            raise ValueError(f"split {_show(name)} is empty: every one of {list(SPLITS)} needs at least one course")
+    return split
+
+
+def validate_courses(table: pd.DataFrame) -> pd.DataFrame:
+    """Return a clean course table or raise ValueError naming the offending row and value.
+
+    ``modules`` may hold sequences or space-separated strings; they come back as tuples.
+    Nothing is dropped: a bad row stops the load. Taught in 01_simulate_therapy_courses.
+    """
+    missing = [c for c in ("course_id", "modules", "effectiveness") if c not in table.columns]
+    if missing:
+        raise ValueError(f"course table lacks column(s) {missing}; it has {list(table.columns)}")
+    table = table.reset_index(drop=True)
+    ids = table["course_id"]
+    duplicated = ids[ids.duplicated()]
+    if len(duplicated):
+        raise ValueError(f"row {duplicated.index[0]}: course_id {_show(duplicated.iloc[0])} appears more than once")
+    courses = []
+    for row, raw in enumerate(table["modules"]):
+        course = tuple(raw.split()) if isinstance(raw, str) else tuple(raw) if isinstance(raw, Iterable) else None
+        if not course:
+            raise ValueError(f"row {row} (course_id {_show(ids.iloc[row])}): course {_show(raw)} is empty")
+        if not all(isinstance(m, str) and m for m in course):
+            raise ValueError(f"row {row} (course_id {_show(ids.iloc[row])}): module names must be non-empty "
+                             f"strings, got {_show(course)}")
+        courses.append(course)
+    clean = table.copy()
+    clean["modules"] = courses
+    clean["effectiveness"] = _check_effectiveness(table["effectiveness"], ids)
+    if "split" in clean.columns:
+        clean["split"] = _check_split(clean["split"], ids)
+    return clean
+
+
+def long_to_courses(sessions: pd.DataFrame) -> pd.DataFrame:
+    """One row per session (``course_id``, ``session``, ``module``, ``effectiveness``) → course table.
+
+    Sessions are ordered by their ``session`` number; courses keep their first-seen order.
+    """
+    missing = [c for c in ("course_id", "session", "module", "effectiveness") if c not in sessions.columns]
+    if missing:
+        raise ValueError(f"session table lacks column(s) {missing}; it has {list(sessions.columns)}")
+    sessions = sessions.reset_index(drop=True)
+    dup = sessions.duplicated(["course_id", "session"], keep="first")
+    if dup.any():
+        row = int(np.flatnonzero(dup)[0])
+        raise ValueError(f"row {row}: (course_id, session) = ({_show(sessions.at[row, 'course_id'])}, "
+                         f"{_show(sessions.at[row, 'session'])}) appears more than once")
+    session_no = pd.to_numeric(sessions["session"], errors="coerce")
+    if session_no.isna().any():
+        row = int(np.flatnonzero(session_no.isna())[0])
+        raise ValueError(f"row {row}: session {_show(sessions.at[row, 'session'])} is not a number")
+    for row, module in enumerate(sessions["module"]):
+        if not isinstance(module, str) or not module:
+            where = f"row {row} (course_id {_show(sessions.at[row, 'course_id'])})"
+            raise ValueError(f"{where}: module {_show(module)} is empty")
+    scores = pd.Series(_check_effectiveness(sessions["effectiveness"], sessions["course_id"]))
+    per_course = sessions.assign(_score=scores, _session=session_no, _row=np.arange(len(sessions)))
+    extra = [c for c in ("split",) if c in sessions.columns]
+    rows = []
+    for course_id, group in per_course.groupby("course_id", sort=False):
+        for column in ["_score", *extra]:
+            if group[column].nunique() > 1:
+                row = int(group["_row"].iloc[list(group[column] != group[column].iloc[0]).index(True)])
+                name = "effectiveness" if column == "_score" else column
+                raise ValueError(f"row {row} (course_id {_show(course_id)}): {name} differs within the course "
+                                 f"({sorted(map(str, group[column].unique()))})")
+        ordered = group.sort_values("_session", kind="stable")
+        rows.append({"course_id": course_id, "modules": tuple(ordered["module"]),
+                     "effectiveness": ordered["_score"].iloc[0], **{c: group[c].iloc[0] for c in extra}})
+    return validate_courses(pd.DataFrame(rows, columns=["course_id", "modules", "effectiveness", *extra]))
+
+
+def courses_to_long(courses: pd.DataFrame) -> pd.DataFrame:
+    """Course table → one row per session, the shape a clinic's record system exports."""
+    courses = validate_courses(courses)
+    extra = [c for c in ("split",) if c in courses.columns]
+    long = courses.explode("modules").rename(columns={"modules": "module"})
+    long.insert(1, "session", long.groupby("course_id", sort=False).cumcount() + 1)
+    return long[["course_id", "session", "module", "effectiveness", *extra]].reset_index(drop=True)
+
+
+def read_courses(path: str | Path) -> pd.DataFrame:
+    """Read a course CSV (``modules`` space-separated) or a long session CSV, validated."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such data file: {str(path)!r}")
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise ValueError(f"{str(path)!r} is not a readable CSV file: {err}") from None
+    if "course_id" in table.columns:
+        as_int = pd.to_numeric(table["course_id"], errors="coerce")
+        if as_int.notna().all() and (as_int % 1 == 0).all():
+            table["course_id"] = as_int.astype(np.int64)
+    if "module" in table.columns and "modules" not in table.columns:
+        return long_to_courses(table)
+    return validate_courses(table)
+
+
+def write_courses(courses: pd.DataFrame, path: str | Path, long: bool = False) -> None:
+    """Write a course table as the reference CSV shape (or the long session shape)."""
+    courses = validate_courses(courses)
+    if long:
+        courses_to_long(courses).to_csv(path, index=False)
+        return
+    for row, course in enumerate(courses["modules"]):
+        bad = [m for m in course if len(m.split()) != 1]
+        if bad:
+            raise ValueError(f"row {row}: module {_show(bad[0])} contains whitespace; write the long format instead")
+    columns = ["course_id", "modules", "effectiveness", *(["split"] if "split" in courses.columns else [])]
+    out = courses[columns].assign(modules=courses["modules"].map(" ".join))
+    out.to_csv(path, index=False)
+
+
+def assign_split(courses: pd.DataFrame, random_state: int = 42, test_size: float = 0.2,
+                 val_size: float = 0.2) -> pd.DataFrame:
+    """Add a ``split`` column: the original's two scikit-learn splits (64/16/20 by default)."""
+    parts = random_split_indices(len(courses), random_state, test_size, val_size)
+    split = np.empty(len(courses), dtype=object)
+    for name, index in parts.items():
+        split[index] = name
+    return courses.assign(split=split)
+
+
+def random_split_indices(n: int, random_state: int = 42, test_size: float = 0.2,
+                         val_size: float = 0.2) -> dict[str, np.ndarray]:
+    """Row positions of train/val/test, in scikit-learn's shuffled order (the order the original trained in)."""
+    train_val, test = train_test_split(np.arange(n), test_size=test_size, random_state=random_state)
+    train, val = train_test_split(train_val, test_size=val_size, random_state=random_state)
+    return {"train": train, "val": val, "test": test}
+
+
+def split_courses(courses: pd.DataFrame, random_state: int = 42) -> dict[str, pd.DataFrame]:
+    """Train/val/test tables: the ``split`` column when present (file order), else the random split.
+
+    Taught in 03_training.
+    """
+    courses = validate_courses(courses)
+    if "split" in courses.columns:
+        return {name: courses[courses["split"] == name].reset_index(drop=True) for name in SPLITS}
+    parts = random_split_indices(len(courses), random_state)
+    return {name: courses.iloc[index].reset_index(drop=True) for name, index in parts.items()}
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Module names ↔ indices; index 0 is padding, so real modules start at 1 (02_embedding_lstm_model)."""
+
+    modules: tuple[str, ...]
+
+    @classmethod
+    def from_courses(cls, courses: Iterable[Sequence[str]]) -> Vocabulary:
+        """Sorted distinct modules, as the original script built its vocabulary."""
+        return cls(tuple(sorted({m for course in courses for m in course})))
+
+    def __len__(self) -> int:
+        return len(self.modules) + 1
+
+    def index(self, module: str) -> int:
+        """Index of one module; an unknown one is an error, never a silent padding index."""
+        try:
+            return self.modules.index(module) + 1
+        except ValueError:
+            raise ValueError(f"module {_show(module)} is not in the vocabulary {list(self.modules)}") from None
+
+    def encode(self, course: Sequence[str], row: int | None = None) -> list[int]:
+        """Indices of a course; errors name the row when one is given."""
+        if len(course) == 0:
+            raise ValueError(f"{'' if row is None else f'row {row}: '}course is empty; nothing to predict")
+        lookup = {m: i + 1 for i, m in enumerate(self.modules)}
+        unknown = [m for m in course if m not in lookup]
+        if unknown:
+            where = "" if row is None else f"row {row}: "
+            raise ValueError(f"{where}module {_show(unknown[0])} is not in the vocabulary {list(self.modules)}")
+        return [lookup[m] for m in course]
+
+
+class CourseDataset(Dataset):
+    """Encoded courses and their effectiveness, one item per course."""
+
+    def __init__(self, courses: pd.DataFrame, vocab: Vocabulary) -> None:
+        self.sequences = [torch.tensor(vocab.encode(c, row), dtype=torch.long)
+                          for row, c in enumerate(courses["modules"])]
+        scores = courses["effectiveness"] if "effectiveness" in courses else np.full(len(courses), np.nan)
+        self.targets = torch.tensor(np.asarray(scores, dtype=np.float64), dtype=torch.float32)
+
+    def __len__(self) -> int:
+        return len(self.sequences)
+
+    def __getitem__(self, idx: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.sequences[idx], self.targets[idx]
+
+
+def collate_courses(batch: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Pad a batch with index 0 and keep the true lengths so the model can pack it (02_embedding_lstm_model)."""
+    sequences, targets = zip(*batch)
+    lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)
+    return pad_sequence(list(sequences), batch_first=True, padding_value=0), lengths, torch.stack(targets)

@@ -1,0 +1,137 @@
+"""The embedding + LSTM model, its configuration, and checkpoints.
+
+One :class:`ModelConfig` drives every model; every model maps ``(padded indices, lengths)``
+to one predicted effectiveness per course. Taught in ``02_embedding_lstm_model.ipynb``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from therapy_utils.data import Vocabulary
+
+CHECKPOINT_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Model shape; the defaults are the original script's (02_embedding_lstm_model)."""
+
+    embedding_dim: int = 32
+    hidden_dim: int = 64
+    num_layers: int = 1
+    dropout: float = 0.2
+
+
+class TherapySequenceModel(nn.Module):
+    """Embedding → LSTM (packed) → dropout → linear on the last hidden state."""
+
+    def __init__(self, vocab_size: int, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.embedding = nn.Embedding(vocab_size, config.embedding_dim)
+        self.lstm = nn.LSTM(config.embedding_dim, config.hidden_dim, config.num_layers, batch_first=True,
+                            dropout=config.dropout if config.num_layers > 1 else 0.0)
+        self.dropout = nn.Dropout(config.dropout)
+        self.fc = nn.Linear(config.hidden_dim, 1)
+
+    def forward(self, padded: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Predict one score per course; packing makes padding invisible to the LSTM."""
+        embedded = self.embedding(padded)
+        packed = nn.utils.rnn.pack_padded_sequence(embedded, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        _, (hidden, _) = self.lstm(packed)
+        return self.fc(self.dropout(hidden[-1])).squeeze(-1)
+
+
+@contextmanager
+def torch_rng(generator: torch.Generator):
+    """Run a block on ``generator``'s random stream.
+
+    ``nn.init``, dropout and the DataLoader's shuffling read torch's global CPU generator.
+    This swaps ``generator``'s state in, restores the global state afterwards and advances
+    ``generator`` by what the block drew, so callers pass explicit generators and nothing
+    global leaks, while the draws stay exactly those of the original script.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.set_rng_state(generator.get_state())
+        try:
+            yield
+        finally:
+            generator.set_state(torch.get_rng_state())
+
+
+def build_model(vocab_size: int, config: ModelConfig, generator: torch.Generator) -> TherapySequenceModel:
+    """A freshly initialised model whose weights come from ``generator`` (02_embedding_lstm_model)."""
+    with torch_rng(generator):
+        return TherapySequenceModel(vocab_size, config)
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Write through a temporary file in the same folder, then rename: no half-written checkpoint."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_checkpoint(model: TherapySequenceModel, vocab: Vocabulary, directory: str | Path) -> Path:
+    """Save ``model.pt`` (state dict) and ``model.json`` (config + vocabulary) in ``directory`` (03_training)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    meta = {"format": CHECKPOINT_FORMAT, "config": asdict(model.config), "vocabulary": list(vocab.modules)}
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    _atomic_write(directory / "model.pt", lambda tmp: torch.save(state, tmp))
+    _atomic_write(directory / "model.json", lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2)))
+    return directory
+
+
+def _read_meta(path: Path) -> tuple[ModelConfig, Vocabulary]:
+    """Config and vocabulary from the JSON beside the weights, checked field by field."""
+    try:
+        meta = json.loads(path.read_text())
+        config_fields = {f.name for f in fields(ModelConfig)}
+        unknown = set(meta["config"]) - config_fields
+        if unknown:
+            raise ValueError(f"unknown config field(s) {sorted(unknown)}")
+        return ModelConfig(**meta["config"]), Vocabulary(tuple(meta["vocabulary"]))
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError, UnicodeDecodeError) as err:
+        raise ValueError(f"{str(path)!r} is not a therapy_utils checkpoint description: {err}") from None
+
+
+def load_checkpoint(directory: str | Path, expected_vocab: Vocabulary | None = None,
+                    device: str | torch.device = "cpu") -> tuple[TherapySequenceModel, Vocabulary]:
+    """Rebuild a saved model; refuse files that are corrupt, foreign, or for another vocabulary (03_training)."""
+    directory = Path(directory)
+    weights, meta_path = directory / "model.pt", directory / "model.json"
+    for path in (weights, meta_path):
+        if not path.is_file():
+            raise FileNotFoundError(f"no checkpoint file {str(path)!r}")
+    config, vocab = _read_meta(meta_path)
+    if expected_vocab is not None and expected_vocab != vocab:
+        raise ValueError(f"checkpoint vocabulary {list(vocab.modules)} does not match the data's "
+                         f"{list(expected_vocab.modules)}")
+    try:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises many types for a damaged or foreign file
+        raise ValueError(f"{str(weights)!r} is not a readable checkpoint: {type(err).__name__}") from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f"{str(weights)!r} holds a {type(state).__name__}, not a state dict of tensors")
+    model = TherapySequenceModel(len(vocab), config)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        first = str(err).splitlines()[1].strip() if len(str(err).splitlines()) > 1 else str(err)
+        raise ValueError(f"{str(weights)!r} does not match its config {asdict(config)}: {first}") from None
+    return model.to(device).eval(), vocab
