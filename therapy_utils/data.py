@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -247,3 +248,28 @@ def collate_courses(batch: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[tor
     sequences, targets = zip(*batch)
     lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)
     return pad_sequence(list(sequences), batch_first=True, padding_value=0), lengths, torch.stack(targets)
+
+
+def transition_counts(courses: pd.Series, modules: Sequence[str]) -> pd.DataFrame:
+    """How often module ``row`` is directly followed by module ``column`` (01_simulate_therapy_courses)."""
+    position = {m: i for i, m in enumerate(modules)}
+    counts = np.zeros((len(modules), len(modules)), dtype=np.int64)
+    for course in courses:
+        for a, b in pairwise(course):
+            counts[position[a], position[b]] += 1
+    return pd.DataFrame(counts, index=pd.Index(modules, name="from"), columns=pd.Index(modules, name="to"))
+
+
+def load_or_simulate(path: str | Path, params, n_sequences: int, seed: int, overwrite: bool = False) -> pd.DataFrame:
+    """Read the saved course table, or simulate it (with the 64/16/20 split) and save it first.
+
+    Either way the table comes back through the CSV, so a notebook sees identical data
+    whether an earlier notebook saved it or not (01_simulate_therapy_courses).
+    """
+    from therapy_utils.simulate import simulate_courses
+
+    path = Path(path)
+    if overwrite or not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_courses(assign_split(simulate_courses(params, n_sequences, seed), random_state=42), path)
+    return read_courses(path)

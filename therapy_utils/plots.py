@@ -37,7 +37,9 @@ def embedding_map_figure(coords: pd.DataFrame, groups: Mapping[str, str] | None 
     fig = Figure(figsize=(7, 6), dpi=100)
     ax = fig.subplots()
     hue = [groups.get(m, "?") for m in coords.index] if groups else None
-    sns.scatterplot(data=coords, x="x", y="y", hue=hue, s=120, ax=ax, legend=bool(groups))
+    order = list(dict.fromkeys(groups.values())) if groups else None  # same colours as the group list order
+    sns.scatterplot(data=coords, x="x", y="y", hue=hue, hue_order=order, palette="tab10" if groups else None,
+                    s=120, ax=ax, legend=bool(groups))
     for module, (x, y) in coords[["x", "y"]].iterrows():
         ax.annotate(module, (x, y), xytext=(5, 5), textcoords="offset points")
     ax.set(title=title, xlabel="dimension 1", ylabel="dimension 2")

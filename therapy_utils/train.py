@@ -9,6 +9,7 @@ import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 import torch
@@ -16,8 +17,15 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from therapy_utils.data import CourseDataset, Vocabulary, collate_courses
-from therapy_utils.model import TherapySequenceModel, torch_rng
+from therapy_utils.data import CourseDataset, Vocabulary, collate_courses, split_courses
+from therapy_utils.model import (
+    ModelConfig,
+    TherapySequenceModel,
+    build_model,
+    load_checkpoint,
+    save_checkpoint,
+    torch_rng,
+)
 
 
 @dataclass(frozen=True)
@@ -33,6 +41,11 @@ class TrainConfig:
     lr_factor: float = 0.5
     restore_best: bool = False  # original: keep the last epoch's weights
     weighted_val_loss: bool = False  # original: mean of per-batch means
+
+
+# The tutorial's choice for the realistic data (03_training): larger batches train 2,000 courses quickly and
+# restoring the best-validation weights stops the last, over-fitted epochs from counting.
+TUTORIAL_TRAIN_CONFIG = TrainConfig(batch_size=32, restore_best=True)
 
 
 @dataclass
@@ -125,3 +138,26 @@ def train_model(model: TherapySequenceModel, train: pd.DataFrame, val: pd.DataFr
         model.load_state_dict(best_state)
     model.eval()
     return TrainResult(pd.DataFrame(rows), len(rows), best_epoch, stopped, time.perf_counter() - start)
+
+
+def fit_or_load(courses: pd.DataFrame, directory: str | Path, model_config: ModelConfig, train_config: TrainConfig,
+                seed: int, overwrite: bool = False, progress: bool = True,
+                device: str | torch.device | None = "cpu") -> tuple[TherapySequenceModel, Vocabulary, pd.DataFrame]:
+    """Load the checkpoint in ``directory`` if it exists, else train on ``courses`` and save it (03_training).
+
+    Returns the model, its vocabulary and the per-epoch history (saved beside the weights).
+    Training is deterministic, so both branches give the same model.
+    """
+    directory = Path(directory)
+    vocab = Vocabulary.from_courses(courses["modules"])
+    if not overwrite and (directory / "model.pt").is_file():
+        model, vocab = load_checkpoint(directory, expected_vocab=vocab)
+        return model, vocab, pd.read_csv(directory / "history.csv")
+    parts = split_courses(courses)
+    generator = torch.Generator().manual_seed(seed)
+    model = build_model(len(vocab), model_config, generator)
+    result = train_model(model, parts["train"], parts["val"], vocab, train_config, generator, device=device,
+                         progress=progress)
+    save_checkpoint(model, vocab, directory)
+    result.history.to_csv(directory / "history.csv", index=False)
+    return model.cpu(), vocab, result.history
