@@ -122,3 +122,23 @@ def test_collate_pads_with_zero_and_keeps_lengths():
     padded, lengths, targets = collate_courses([dataset[0], dataset[1]])
     assert padded.tolist() == [[1, 2, 3], [3, 0, 0]] and lengths.tolist() == [3, 1]
     assert targets.dtype.is_floating_point and targets.tolist() == pytest.approx([0.1, 0.2])
+
+
+def test_load_or_simulate_saves_then_reads_identically(tmp_path):
+    from therapy_utils.data import load_or_simulate
+    from therapy_utils.simulate import preset_params
+
+    path = tmp_path / "sub" / "courses.csv"
+    first = load_or_simulate(path, preset_params("realistic"), 50, seed=2)
+    assert path.is_file() and list(first.columns) == ["course_id", "modules", "effectiveness", "split"]
+    path.write_text(path.read_text().replace("\n0,", "\n0,Z ", 1))  # a hand edit is read back, not overwritten
+    assert load_or_simulate(path, preset_params("realistic"), 50, seed=2)["modules"][0][0] == "Z"
+    again = load_or_simulate(path, preset_params("realistic"), 50, seed=2, overwrite=True)
+    pd.testing.assert_frame_equal(again, first)
+
+
+def test_transition_counts():
+    from therapy_utils.data import transition_counts
+
+    counts = transition_counts(pd.Series([("A", "B", "A"), ("B", "B")]), ["A", "B"])
+    assert counts.to_numpy().tolist() == [[0, 1], [1, 1]]

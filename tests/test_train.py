@@ -87,3 +87,19 @@ def test_weighted_validation_loss_is_the_per_course_mean(small_courses):
     assert len(parts["val"]) % 16 != 0  # a short last batch is where the two losses differ
     expected = float(np.mean((predict(model, parts["val"], vocab) - y_val) ** 2))
     assert result.history["val_loss"].iloc[0] == pytest.approx(expected, rel=1e-5)
+
+
+def test_fit_or_load_trains_once_then_loads_the_same_model(tmp_path, small_courses):
+    from therapy_utils.train import fit_or_load
+
+    config = TrainConfig(max_epochs=3)
+    trained, vocab, history = fit_or_load(small_courses, tmp_path, ModelConfig(), config, seed=1, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["history.csv", "model.json", "model.pt"]
+    loaded, loaded_vocab, loaded_history = fit_or_load(small_courses, tmp_path, ModelConfig(), config, seed=1)
+    test = split_courses(small_courses)["test"]
+    assert loaded_vocab == vocab and loaded_history.equals(history)
+    assert np.array_equal(predict(loaded, test, vocab), predict(trained, test, vocab))
+    (tmp_path / "model.pt").write_bytes(b"stale")  # overwrite=True must retrain rather than read this
+    retrained, _, _ = fit_or_load(small_courses, tmp_path, ModelConfig(), config, seed=1, overwrite=True,
+                                  progress=False)
+    assert np.array_equal(predict(retrained, test, vocab), predict(trained, test, vocab))
