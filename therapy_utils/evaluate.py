@@ -1,11 +1,11 @@
-"""Predictions, metrics, the oracle ceiling and an order-blind baseline.
+"""Predictions, metrics, the oracle ceiling, an order-blind baseline, and per-course explanations.
 
-Taught in ``04_evaluation.ipynb``.
+Taught in ``04_evaluation.ipynb`` (metrics) and ``06_interactive_course_builder.ipynb`` (explanations).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -31,6 +31,38 @@ def predict(model: TherapySequenceModel, courses: pd.DataFrame | Sequence[Sequen
         for padded, lengths, _ in make_loader(table, vocab, batch_size, shuffle=False):
             outputs.append(model(padded.to(device), lengths).cpu())
     return torch.cat(outputs).numpy()
+
+
+Scorer = Callable[[list[tuple[str, ...]]], np.ndarray]
+
+
+def model_scorer(model: TherapySequenceModel, vocab: Vocabulary) -> Scorer:
+    """Courses → the model's predictions, so explanations treat a model and the truth alike."""
+    return lambda courses: predict(model, courses, vocab, batch_size=max(len(courses), 1)).astype(np.float64)
+
+
+def occlusion(score: Scorer, course: Sequence[str]) -> np.ndarray:
+    """Each position's contribution: the score of the course minus the score without that position.
+
+    Like RETAIN's per-visit contributions (06_interactive_course_builder). A one-module course has
+    nothing to compare with, so it gets no contributions.
+    """
+    course = tuple(course)
+    if len(course) < 2:
+        return np.zeros(0)
+    without = [course[:i] + course[i + 1:] for i in range(len(course))]
+    scores = score([course, *without])
+    return scores[0] - scores[1:]
+
+
+def next_module_gains(score: Scorer, course: Sequence[str], candidates: Sequence[str]) -> pd.Series:
+    """Score change from appending each candidate module, best first (06_interactive_course_builder)."""
+    course = tuple(course)
+    if not course:
+        raise ValueError("course is empty; add a module before asking what should follow")
+    scores = score([course, *[(*course, module) for module in candidates]])
+    gains = pd.Series(scores[1:] - scores[0], index=list(candidates), name="gain")
+    return gains.sort_values(ascending=False, kind="stable")
 
 
 def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:

@@ -92,10 +92,12 @@ def _run_epoch(model: TherapySequenceModel, loader: DataLoader, device: torch.de
 
 def train_model(model: TherapySequenceModel, train: pd.DataFrame, val: pd.DataFrame, vocab: Vocabulary,
                 config: TrainConfig, generator: torch.Generator, device: str | torch.device | None = "auto",
-                progress: bool = True, log: Callable[[str], None] | None = None) -> TrainResult:
+                progress: bool = True, log: Callable[[str], None] | None = None,
+                on_epoch: Callable[[dict], None] | None = None) -> TrainResult:
     """Adam + MSE + ReduceLROnPlateau + early stopping, drawing randomness from ``generator`` only.
 
-    ``log`` receives the original script's progress lines (every 10th epoch, early stop).
+    ``log`` receives the original script's progress lines (every 10th epoch, early stop);
+    ``on_epoch`` receives each history row (a widget's progress bar listens there).
     Taught in 03_training.
     """
     device = select_device(device)
@@ -119,6 +121,8 @@ def train_model(model: TherapySequenceModel, train: pd.DataFrame, val: pd.DataFr
             rows.append({"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss,
                          "lr": optimizer.param_groups[0]["lr"]})
             scheduler.step(val_loss)
+            if on_epoch:
+                on_epoch(rows[-1])
             bar.update(1)
             bar.set_postfix(train=f"{train_loss:.4f}", val=f"{val_loss:.4f}")
             if val_loss < best_loss:

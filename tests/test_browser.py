@@ -1,0 +1,114 @@
+"""The course builder in a real JupyterLab, in a real (headless) Chromium, driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+from therapy_utils import data, evaluate, model, simulate, train
+
+CHROMIUM = Path("/usr/bin/chromium")
+NOTEBOOK = "06_interactive_course_builder.ipynb"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.is_file(), reason=f"{CHROMIUM} is missing: install Debian's chromium "
+                                "(apt-get install -y chromium; .ci/run does this) to run the browser test")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture()
+def lab(tmp_path):
+    """JupyterLab on 127.0.0.1 with a token, serving a copy of notebook 06; stopped by PID afterwards."""
+    shutil.copy(REPO / "notebooks" / NOTEBOOK, tmp_path / NOTEBOOK)  # autosave must never touch the original
+    (tmp_path / "cfg" / "labconfig").mkdir(parents=True)
+    (tmp_path / "cfg" / "labconfig" / "page_config.json").write_text(  # no news toast over the widgets
+        '{"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": true}}')
+    port, token = free_port(), secrets.token_hex(16)
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"), "JUPYTER_DATA_DIR": str(tmp_path / "data"),
+           "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "ws")}
+    log_file = open(tmp_path / "lab.log", "w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}", "--LabApp.news_url=None",
+         *(["--allow-root"] if os.geteuid() == 0 else [])],
+        env=env, stdout=log_file, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={token}", timeout=2)
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    log = (tmp_path / "lab.log").read_text()[-2000:]
+                    raise RuntimeError(f"JupyterLab did not start: {log}") from None
+                time.sleep(0.5)
+        yield f"http://127.0.0.1:{port}/lab/tree/{NOTEBOOK}?token={token}", tmp_path
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log_file.close()
+
+
+def expected_prediction(folder: Path, course: tuple[str, ...]) -> float:
+    """Make the artifacts the notebook loads, and the model's own prediction for ``course``."""
+    params = simulate.preset_params("realistic")
+    courses = data.load_or_simulate(folder / "artifacts" / "realistic_courses.csv", params, 2000, seed=0)
+    net, vocab, _ = train.fit_or_load(courses, folder / "artifacts" / "realistic_lstm", model.ModelConfig(),
+                                      train.TUTORIAL_TRAIN_CONFIG, seed=0, progress=False)
+    return float(evaluate.predict(net, [course], vocab)[0])
+
+
+def test_builder_shows_the_models_prediction_in_jupyterlab(lab):
+    from playwright.sync_api import expect, sync_playwright
+
+    url, folder = lab
+    course = ("A", "B", "A")
+    expected = expected_prediction(folder, course)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch_persistent_context(
+            str(folder / "profile"), executable_path=str(CHROMIUM), headless=True, args=FLAGS,
+            viewport={"width": 1280, "height": 1000})
+        page = browser.new_page()
+        try:
+            page.goto(url)
+            page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=120_000)
+            page.get_by_role("menuitem", name="Run", exact=True).click()
+            page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+            prediction = page.locator(".tb-prediction")
+            expect(prediction).to_contain_text("Add a module", timeout=120_000)
+            picker = page.locator(".tb-module select")
+            names = dict(simulate.preset_params("realistic").module_names)
+            for module in course:
+                picker.select_option(label=f"{module} · {names[module]}")
+                page.locator(".tb-add").click()
+            expect(page.locator(".tb-course")).to_contain_text(" → ".join(course), timeout=30_000)
+            expect(prediction).to_contain_text(f"Predicted effectiveness: {expected:.3f}", timeout=30_000)
+            page.locator(".tb-app").screenshot(path=str(folder / "course_builder.png"))
+            if os.environ.get("COURSE_BUILDER_SCREENSHOT"):  # maintainers: refresh the README's picture
+                shutil.copy(folder / "course_builder.png", os.environ["COURSE_BUILDER_SCREENSHOT"])
+        except Exception:
+            page.screenshot(path=str(folder / "failure.png"), full_page=True)
+            print(f"browser test failed; screenshot: {folder / 'failure.png'}")
+            raise
+        finally:
+            browser.close()

@@ -1,0 +1,96 @@
+"""The course builder driven as a learner would, but from Python: set values, click buttons."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from therapy_utils.evaluate import model_scorer, next_module_gains, occlusion, predict
+from therapy_utils.simulate import expected_effectiveness, preset_params
+from therapy_utils.train import TrainConfig
+from therapy_utils.widgets import CourseBuilder
+
+
+@pytest.fixture()
+def app(trained, small_courses):
+    model, vocab, _ = trained
+    return CourseBuilder(model, vocab, preset_params("realistic"), small_courses,
+                         train_config=TrainConfig(max_epochs=2), debounce_seconds=0)
+
+
+def build(app: CourseBuilder, modules: str) -> None:
+    for module in modules:
+        app.module_picker.value = module
+        app.add_button.click()
+
+
+def test_empty_course_shows_a_hint_not_an_error(app):
+    assert "Add a module" in app.prediction_label.value
+    app.undo_button.click()  # undo on an empty course is harmless
+    assert app.course == [] and app.contributions.size == 0
+
+
+def test_prediction_truth_and_gap_follow_the_course(app, trained):
+    model, vocab, _ = trained
+    build(app, "ABA")
+    assert app.course_label.value.endswith("A → B → A")
+    expected = float(predict(model, [("A", "B", "A")], vocab)[0])
+    truth = float(expected_effectiveness(preset_params("realistic"), [("A", "B", "A")])[0])
+    assert f"Predicted effectiveness: <b>{expected:.3f}</b>" in app.prediction_label.value
+    assert f"true expected: {truth:.3f}" in app.prediction_label.value
+    assert f"gap: {expected - truth:+.3f}" in app.prediction_label.value
+    app.undo_button.click()
+    assert app.course == ["A", "B"]
+    app.clear_button.click()
+    assert app.course == [] and "Add a module" in app.prediction_label.value
+
+
+def test_contributions_are_occlusion_of_the_model(app, trained):
+    model, vocab, _ = trained
+    build(app, "CDCQ")
+    manual = [predict(model, [tuple("CDCQ")], vocab)[0] - predict(model, [tuple(c)], vocab)[0]
+              for c in ("DCQ", "CCQ", "CDQ", "CDC")]
+    assert np.allclose(app.contributions, manual, atol=1e-6)
+    assert app.contributions_html.value.count("<tr>") == 4
+
+
+def test_next_module_list_matches_the_model_and_shows_the_truth(app, trained):
+    model, vocab, _ = trained
+    build(app, "AB")
+    gains = next_module_gains(model_scorer(model, vocab), ("A", "B"), vocab.modules)
+    assert list(app.next_modules["module"]) == list(gains.index[:5])
+    assert np.allclose(app.next_modules["model gain"], gains.to_numpy()[:5], atol=1e-6)
+    params = preset_params("realistic")
+    top = list(gains.index[:5])
+    truth = [expected_effectiveness(params, [("A", "B", m)])[0] - expected_effectiveness(params, [("A", "B")])[0]
+             for m in top]
+    assert np.allclose(app.next_modules["true gain"], truth)
+    if "A" in top:  # A→B→A is a motif: appending A truly gains the boost plus A's own effect
+        assert truth[top.index("A")] == pytest.approx(params.motif_boost + 0.03, abs=0.02)
+
+
+def test_long_course_still_predicts_with_a_caution(app):
+    build(app, "Q" * (app.max_train_length + 2))
+    assert "Predicted effectiveness" in app.prediction_label.value
+    assert "longer than any training course" in app.caution_label.value
+
+
+def test_occlusion_of_the_truth_finds_the_motif():
+    truth = lambda courses: expected_effectiveness(preset_params("realistic"), courses)  # noqa: E731
+    contributions = occlusion(truth, ("G", "A", "B", "A", "G"))
+    assert contributions[1:4].min() > contributions[[0, 4]].max() + 0.1
+
+
+def test_sliders_redraw_summary_and_retrain_switches_model(app):
+    first_image = app.summary_image.value
+    app.n_slider.value = 300
+    assert len(app.preview) == 300 and app.summary_image.value != first_image
+    app.preset_picker.value = "original"
+    assert app.motif_slider.value == pytest.approx(0.2) and app.noise_slider.value == pytest.approx(0.1)
+    build(app, "AB")
+    old_model = app.model
+    app.retrain_button.click()
+    assert app.model is not old_model and app.params.preset == "original"
+    assert app.progress.value == 2 and "Retrained" in app.status.value
+    expected = predict(app.model, [("A", "B")], app.vocab)[0]
+    assert f"<b>{expected:.3f}</b>" in app.prediction_label.value

@@ -1,0 +1,241 @@
+"""The interactive course builder: compose a course, watch the model and the truth.
+
+All logic lives here so that it is testable without a browser: tests set widget values and
+click buttons; the notebook only builds and displays the app (06_interactive_course_builder).
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import threading
+from dataclasses import replace
+
+import ipywidgets as w
+import numpy as np
+import pandas as pd
+import seaborn as sns
+import torch
+from matplotlib.figure import Figure
+
+from therapy_utils.data import Vocabulary, split_courses
+from therapy_utils.evaluate import model_scorer, next_module_gains, occlusion
+from therapy_utils.model import ModelConfig, TherapySequenceModel, build_model
+from therapy_utils.simulate import SimulatorParams, expected_effectiveness, preset_params, simulate_courses
+from therapy_utils.train import TUTORIAL_TRAIN_CONFIG, TrainConfig, train_model
+
+PRESET_CHOICES = ("realistic", "original")
+
+
+def _bars(labels: list[str], values: np.ndarray) -> str:
+    """A tiny horizontal bar chart in HTML: green helps, red hurts; no figure round-trip needed."""
+    scale = max(float(np.abs(values).max()), 1e-9)
+    rows = []
+    for label, value in zip(labels, values):
+        colour = "#2e7d32" if value >= 0 else "#c62828"
+        width = round(120 * abs(value) / scale)
+        rows.append(f"<tr><td>{html.escape(label)}</td><td style='text-align:right'>{value:+.3f}</td>"
+                    f"<td><div style='width:{width}px;height:10px;background:{colour}'></div></td></tr>")
+    return "<table class='tb-bars'>" + "".join(rows) + "</table>"
+
+
+def _figure_png(fig: Figure) -> bytes:
+    """Render a figure to PNG bytes for an Image widget (thread-safe, no display hooks)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=80)
+    return buffer.getvalue()
+
+
+class CourseBuilder:
+    """Course builder + next-module advice + simulator controls (06_interactive_course_builder)."""
+
+    def __init__(self, model: TherapySequenceModel, vocab: Vocabulary, params: SimulatorParams | None,
+                 courses: pd.DataFrame, model_config: ModelConfig | None = None,
+                 train_config: TrainConfig = TUTORIAL_TRAIN_CONFIG, seed: int = 0,
+                 debounce_seconds: float = 0.4) -> None:
+        self.model, self.vocab, self.params, self.seed = model.cpu().eval(), vocab, params, seed
+        self.model_config, self.train_config = model_config or ModelConfig(), train_config
+        self.debounce_seconds = debounce_seconds
+        self.max_train_length = int(courses["modules"].map(len).max())
+        self.course: list[str] = []
+        self.contributions, self.next_modules, self.preview = np.zeros(0), pd.DataFrame(), courses
+        self._timer: threading.Timer | None = None
+        self._build_builder_widgets()
+        self._build_simulator_widgets(params)
+        self.refresh()
+        self.redraw_summary()
+
+    # ---- construction -------------------------------------------------------------------
+    def _labels(self) -> list[tuple[str, str]]:
+        names = dict(self.params.module_names) if self.params and self.params.preset == "realistic" else {}
+        return [(f"{m} · {names[m]}" if m in names else m, m) for m in self.vocab.modules]
+
+    def _build_builder_widgets(self) -> None:
+        self.module_picker = w.Dropdown(options=self._labels(), description="Module").add_class("tb-module")
+        self.add_button = w.Button(description="Add", button_style="primary").add_class("tb-add")
+        self.undo_button = w.Button(description="Undo").add_class("tb-undo")
+        self.clear_button = w.Button(description="Clear").add_class("tb-clear")
+        self.course_label = w.HTML().add_class("tb-course")
+        self.prediction_label = w.HTML().add_class("tb-prediction")
+        self.caution_label = w.HTML().add_class("tb-caution")
+        self.contributions_html = w.HTML().add_class("tb-contributions")
+        self.next_html = w.HTML().add_class("tb-next")
+        self.add_button.on_click(lambda _: self.add(self.module_picker.value))
+        self.undo_button.on_click(lambda _: self.undo())
+        self.clear_button.on_click(lambda _: self.clear())
+
+    def _build_simulator_widgets(self, params: SimulatorParams | None) -> None:
+        start = params or preset_params("realistic")
+        self.preset_picker = w.Dropdown(options=PRESET_CHOICES, value=start.preset, description="Preset")
+        self.n_slider = w.IntSlider(value=2000, min=200, max=5000, step=100, description="Courses")
+        self.motif_slider = w.FloatSlider(value=start.motif_boost, min=0, max=0.3, step=0.01, description="Motif boost")
+        self.noise_slider = w.FloatSlider(value=start.noise_sd, min=0.01, max=0.2, step=0.01, description="Noise sd")
+        self.fatigue_slider = w.IntSlider(value=start.fatigue_threshold, min=4, max=20, description="Fatigue after")
+        self.summary_image = w.Image(format="png").add_class("tb-summary")
+        self.retrain_button = w.Button(description="Retrain", button_style="warning").add_class("tb-retrain")
+        self.progress = w.IntProgress(value=0, min=0, max=self.train_config.max_epochs, description="Epochs")
+        self.status = w.HTML().add_class("tb-status")
+        self.preset_picker.observe(self._preset_changed, names="value")
+        for slider in (self.n_slider, self.motif_slider, self.noise_slider, self.fatigue_slider):
+            slider.observe(self._schedule_summary, names="value")
+        self.retrain_button.on_click(lambda _: self.retrain())
+
+    @property
+    def widget(self) -> w.Widget:
+        """The whole app: a builder tab and a simulator tab."""
+        buttons = w.HBox([self.module_picker, self.add_button, self.undo_button, self.clear_button])
+        builder = w.VBox([buttons, self.course_label, self.prediction_label, self.caution_label,
+                          w.HTML("<b>Contribution of each position</b> (prediction change when it is removed)"),
+                          self.contributions_html, w.HTML("<b>What to add next</b>"), self.next_html])
+        sliders = w.VBox([self.preset_picker, self.n_slider, self.motif_slider, self.noise_slider,
+                          self.fatigue_slider, w.HBox([self.retrain_button, self.progress]), self.status])
+        simulator = w.HBox([sliders, self.summary_image])
+        return w.Tab(children=[builder, simulator], titles=("Course builder", "Simulator")).add_class("tb-app")
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+    # ---- the course builder -------------------------------------------------------------
+    def add(self, module: str) -> None:
+        """Append a module (what the Add button does)."""
+        if module not in self.vocab.modules:
+            self.caution_label.value = f"Module {html.escape(repr(module))} is not in the model's vocabulary."
+            return
+        self.course.append(module)
+        self.refresh()
+
+    def undo(self) -> None:
+        """Remove the last module, if any."""
+        if self.course:
+            self.course.pop()
+        self.refresh()
+
+    def clear(self) -> None:
+        """Start an empty course."""
+        self.course.clear()
+        self.refresh()
+
+    def _truth(self):
+        """The simulator's expected effectiveness as a scorer, or None when it cannot score these modules."""
+        if self.params is None or not set(self.vocab.modules) <= set(self.params.modules):
+            return None
+        return lambda courses: expected_effectiveness(self.params, courses)
+
+    def refresh(self) -> None:
+        """Recompute everything shown for the current course."""
+        course = tuple(self.course)
+        self.course_label.value = f"<b>Course:</b> {' → '.join(course) if course else '(empty)'}"
+        if not course:
+            self.prediction_label.value = "Add a module to see the predicted effectiveness."
+            self.caution_label.value = self.contributions_html.value = self.next_html.value = ""
+            self.contributions, self.next_modules = np.zeros(0), pd.DataFrame()
+            return
+        model, truth = model_scorer(self.model, self.vocab), self._truth()
+        self.prediction = float(model([course])[0])
+        text = f"Predicted effectiveness: <b>{self.prediction:.3f}</b>"
+        if truth is not None:
+            self.truth = float(truth([course])[0])
+            text += f" · true expected: {self.truth:.3f} · gap: {self.prediction - self.truth:+.3f}"
+        self.prediction_label.value = text
+        self.caution_label.value = "" if len(course) <= self.max_train_length else (
+            f"⚠ {len(course)} modules is longer than any training course ({self.max_train_length}): "
+            "the model is extrapolating.")
+        self.contributions = occlusion(model, course)
+        labels = [f"{i + 1}. {m}" for i, m in enumerate(course)]
+        self.contributions_html.value = (_bars(labels, self.contributions) if len(course) > 1
+                                         else "Add a second module to compare positions.")
+        self._refresh_next(course, model, truth)
+
+    def _refresh_next(self, course: tuple[str, ...], model, truth) -> None:
+        """Top five modules to append according to the model, with the truth for the same five."""
+        gains = next_module_gains(model, course, self.vocab.modules).head(5)
+        table = pd.DataFrame({"module": gains.index, "model gain": gains.to_numpy()})
+        if truth is not None:
+            true_gains = next_module_gains(truth, course, list(gains.index)).reindex(gains.index).to_numpy()
+            table["true gain"] = np.round(true_gains, 12) + 0.0  # no "-0.000" from float dust
+        self.next_modules = table
+        self.next_html.value = table.to_html(index=False, float_format=lambda v: f"{v:+.3f}", classes="tb-next-table")
+
+    # ---- the simulator controls ---------------------------------------------------------
+    def slider_params(self) -> SimulatorParams:
+        """Simulator parameters as the sliders set them."""
+        return replace(preset_params(self.preset_picker.value), motif_boost=self.motif_slider.value,
+                       noise_sd=self.noise_slider.value, fatigue_threshold=self.fatigue_slider.value)
+
+    def _preset_changed(self, change: dict) -> None:
+        """A new preset resets the sliders to its defaults, then redraws once."""
+        defaults = preset_params(change["new"])
+        with self.motif_slider.hold_trait_notifications(), self.noise_slider.hold_trait_notifications():
+            self.motif_slider.value, self.noise_slider.value = defaults.motif_boost, defaults.noise_sd
+            self.fatigue_slider.value = defaults.fatigue_threshold
+        self._schedule_summary()
+
+    def _schedule_summary(self, _change: dict | None = None) -> None:
+        """Debounce: dragging a slider redraws once it rests, not at every step."""
+        if self._timer is not None:
+            self._timer.cancel()
+        if self.debounce_seconds <= 0:
+            self.redraw_summary()
+            return
+        self._timer = threading.Timer(self.debounce_seconds, self.redraw_summary)
+        self._timer.start()
+
+    def redraw_summary(self) -> None:
+        """Simulate with the slider settings and draw the summary plots."""
+        params = self.slider_params()
+        self.preview = simulate_courses(params, self.n_slider.value, seed=self.seed)
+        fig = Figure(figsize=(8, 3))
+        ax_hist, ax_len = fig.subplots(1, 2)
+        sns.histplot(self.preview["effectiveness"], bins=30, ax=ax_hist)
+        ax_hist.set(title=f"{params.preset}: effectiveness", xlabel="effectiveness", ylabel="courses")
+        by_length = self.preview.assign(length=self.preview["modules"].map(len))
+        sns.lineplot(data=by_length, x="length", y="effectiveness", errorbar=None, ax=ax_len)
+        ax_len.set(title="Mean effectiveness by length", xlabel="course length", ylabel="mean effectiveness")
+        fig.tight_layout()
+        self.summary_image.value = _figure_png(fig)
+
+    def retrain(self) -> None:
+        """Train a new model on the previewed courses; the builder then uses it and its simulator."""
+        self.retrain_button.disabled, self.progress.value = True, 0
+        self.status.value = f"Training on {len(self.preview)} simulated courses…"
+        try:
+            courses, params = self.preview, self.slider_params()
+            parts = split_courses(courses, random_state=42)
+            vocab = Vocabulary.from_courses(courses["modules"])
+            generator = torch.Generator().manual_seed(self.seed)
+            model = build_model(len(vocab), self.model_config, generator)
+            result = train_model(model, parts["train"], parts["val"], vocab, self.train_config, generator,
+                                 device="cpu", progress=False, on_epoch=self._epoch_done)
+            self.model, self.vocab, self.params = model.eval(), vocab, params
+            self.max_train_length = int(courses["modules"].map(len).max())
+            self.module_picker.options = self._labels()
+            self.course = [m for m in self.course if m in vocab.modules]
+            self.status.value = f"Retrained: {result.epochs} epochs; the builder now uses the new model."
+            self.refresh()
+        finally:
+            self.retrain_button.disabled = False
+
+    def _epoch_done(self, row: dict) -> None:
+        self.progress.value = int(row["epoch"])
