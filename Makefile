@@ -30,7 +30,8 @@ lab: install  ## JupyterLab in notebooks/
 notebooks: install  ## re-execute every notebook in place (maintainers, before committing)
 	cd notebooks && for nb in [0-9][0-9]_*.ipynb; do \
 		../$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=600 \
-			--ExecutePreprocessor.store_widget_state=False "$$nb" || exit 1; done
+			--ExecutePreprocessor.store_widget_state=False \
+			--ExecutePreprocessor.record_timing=False "$$nb" || exit 1; done
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .ruff_cache .hypothesis

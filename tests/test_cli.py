@@ -22,7 +22,8 @@ def test_run_end_to_end_on_small_simulation(tmp_path):
     assert done.returncode == 0, done.stderr
     metrics = json.loads((tmp_path / "m.json").read_text())
     for key in ("mse", "rmse", "r2", "oracle_r2", "baseline_r2", "epochs", "train_seconds", "n_train", "n_val",
-                "n_test"):
+                "n_test", "embedding_ari", "nn_same_group", "next_top1", "next_top3", "next_top1_oracle",
+                "next_top3_oracle"):
         assert key in metrics
     assert (metrics["n_train"], metrics["n_val"], metrics["n_test"]) == (51, 13, 16)
     assert 0 < metrics["oracle_r2"] <= 1 and metrics["rmse"] == pytest.approx(metrics["mse"] ** 0.5)
@@ -43,7 +44,7 @@ def test_simulate_then_run_on_the_csv(tmp_path):
     done = cli("run", "--data", str(data), "--out", str(tmp_path), "--json", str(tmp_path / "m.json"), "--no-progress")
     assert done.returncode == 0, done.stderr
     metrics = json.loads((tmp_path / "m.json").read_text())
-    assert metrics["oracle_r2"] is None
+    assert metrics["oracle_r2"] is None and "embedding_ari" not in metrics  # no ground truth for a user's data
     assert metrics["n_test"] == (table["split"] == "test").sum()
     assert "n/a, real data have no ground truth" in done.stdout
 

@@ -95,6 +95,37 @@ def _print_examples(model, vocab) -> None:
         print(f"Sequence {' → '.join(course)}: Predicted effectiveness = {prediction:.3f}")
 
 
+def _embedding_report(parts: dict, vocab, params, seed: int, effectiveness_model) -> dict:
+    """Issue-5 numbers: do the embeddings recover the true groups, and can the model say what comes next?"""
+    import torch
+
+    from therapy_utils.embeddings import clustering_ari, embedding_table, group_similarity
+    from therapy_utils.evaluate import next_module_probabilities, next_module_scores, prefixes_and_next
+    from therapy_utils.model import MULTITASK_CONFIG, build_model
+    from therapy_utils.simulate import next_module_distribution
+    from therapy_utils.train import TrainConfig, train_model
+
+    generator = torch.Generator().manual_seed(seed)
+    multitask = build_model(len(vocab), MULTITASK_CONFIG, generator)
+    train_model(multitask, parts["train"], parts["val"], vocab, TrainConfig(batch_size=32, restore_best=True),
+                generator, device="cpu", progress=False)
+    groups = params.group_of()
+    table = embedding_table(multitask, vocab)
+    prefixes, following = prefixes_and_next(parts["test"]["modules"])
+    scores = next_module_scores(next_module_probabilities(multitask, parts["test"], vocab), following,
+                                next_module_distribution(params, prefixes), vocab.modules)
+    report = {"embedding_ari": clustering_ari(table, groups), "nn_same_group": group_similarity(table, groups)[
+        "nn_same_group"], "embedding_ari_effectiveness_only": clustering_ari(
+        embedding_table(effectiveness_model, vocab), groups), **{f"next_{k}": v for k, v in scores.items()}}
+    print("\nWhat the embeddings tell you (model with a next-module head):")
+    print(f"Clusters vs true groups, adjusted Rand index: {report['embedding_ari']:.3f} "
+          f"(effectiveness-only model: {report['embedding_ari_effectiveness_only']:.3f})")
+    print(f"Nearest neighbour in its own group: {report['nn_same_group']:.0%} of modules")
+    print(f"Next module top-1 / top-3 accuracy: {scores['top1']:.3f} / {scores['top3']:.3f} "
+          f"(oracle {scores['top1_oracle']:.3f} / {scores['top3_oracle']:.3f})")
+    return report
+
+
 def run_report(preset: str, n_sequences: int, seed: int, data: Path | None, out: Path,
                device: str = "auto", progress: bool = True, save_model: Path | None = None) -> dict:
     """The original script's run and report, plus the oracle and the order-blind baseline."""
@@ -144,6 +175,8 @@ def run_report(preset: str, n_sequences: int, seed: int, data: Path | None, out:
         print(f"Oracle R² (true expected effectiveness): {oracle:.3f}")
         print(f"Share of the learnable signal captured: {metrics['r2'] / oracle:.0%}")
     print(f"Order-blind baseline R² (ridge on module counts and length): {baseline:.3f}")
+    realistic = params is not None and params.preset == "realistic"
+    embedding_report = _embedding_report(parts, vocab, params, seed, model) if realistic else {}
     out.mkdir(parents=True, exist_ok=True)
     training_figure(result.history, y_test, predictions, metrics["r2"]).savefig(out / "training_results.png", dpi=120)
     groups = params.group_of() if params is not None and params.preset == "realistic" else None
@@ -156,7 +189,7 @@ def run_report(preset: str, n_sequences: int, seed: int, data: Path | None, out:
     return {**metrics, "oracle_r2": oracle, "baseline_r2": baseline, "epochs": result.epochs,
             "best_epoch": result.best_epoch, "train_seconds": result.seconds, "n_train": len(parts["train"]),
             "n_val": len(parts["val"]), "n_test": len(test), "preset": None if data else preset,
-            "seed": seed, "data": None if data is None else str(data)}
+            "seed": seed, "data": None if data is None else str(data), **embedding_report}
 
 
 def main(argv: list[str] | None = None) -> int:

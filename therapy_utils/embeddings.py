@@ -1,9 +1,11 @@
-"""Reading the learned module embeddings: the table, similarities and 2-D maps.
+"""Reading the learned module embeddings: the table, similarities, 2-D maps, clusters, next modules.
 
 Taught in ``05_module_embeddings.ipynb``.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -45,3 +47,55 @@ def project_2d(embeddings: pd.DataFrame, method: str = "tsne", random_state: int
         raise ValueError(f"unknown projection {method!r}; choose 'tsne' or 'pca'")
     coords = reducer.fit_transform(embeddings.to_numpy())
     return pd.DataFrame(coords, index=embeddings.index, columns=["x", "y"])
+
+
+def group_similarity(embeddings: pd.DataFrame, groups: dict[str, str]) -> dict[str, float]:
+    """Mean cosine within vs between true groups, and the share of modules whose nearest neighbour shares their group.
+
+    The check behind "similar contexts give similar embeddings" (05_module_embeddings).
+    """
+    similarity = similarity_matrix(embeddings).to_numpy().copy()
+    labels = embeddings.index.map(groups).to_numpy()
+    same = np.equal.outer(labels, labels)
+    off_diagonal = ~np.eye(len(labels), dtype=bool)
+    within, between = similarity[same & off_diagonal].mean(), similarity[~same].mean()
+    np.fill_diagonal(similarity, -np.inf)
+    nearest_same = labels[similarity.argmax(axis=1)] == labels
+    return {"within_group_cosine": float(within), "between_group_cosine": float(between),
+            "nn_same_group": float(nearest_same.mean())}
+
+
+def cluster_modules(embeddings: pd.DataFrame, method: str = "kmeans", k_range: Iterable[int] = range(2, 9),
+                    random_state: int = 0) -> tuple[pd.Series, pd.Series]:
+    """Cluster the (centred, length-normalised) embeddings; k is the one with the best silhouette.
+
+    Returns the cluster of each module and the silhouette of every k tried: the choice of k never
+    looks at the true groups (05_module_embeddings).
+    """
+    from sklearn.cluster import AgglomerativeClustering, KMeans
+    from sklearn.metrics import silhouette_score
+    from sklearn.preprocessing import normalize
+
+    if method == "kmeans":
+        def make(k):
+            return KMeans(n_clusters=k, n_init=10, random_state=random_state)
+    elif method == "hierarchical":
+        def make(k):
+            return AgglomerativeClustering(n_clusters=k, linkage="average", metric="cosine")
+    else:
+        raise ValueError(f"unknown clustering method {method!r}; choose 'kmeans' or 'hierarchical'")
+    points = normalize(embeddings.to_numpy() - embeddings.to_numpy().mean(axis=0))
+    k_range = [k for k in k_range if 2 <= k < len(points)]  # the silhouette needs 2 ≤ k < number of modules
+    labels = {k: make(k).fit_predict(points) for k in k_range}
+    silhouettes = pd.Series({k: silhouette_score(points, labels[k], metric="cosine") for k in k_range},
+                            name="silhouette")
+    best = int(silhouettes.idxmax())
+    return pd.Series(labels[best], index=embeddings.index, name="cluster"), silhouettes
+
+
+def clustering_ari(embeddings: pd.DataFrame, groups: dict[str, str], method: str = "kmeans") -> float:
+    """Adjusted Rand index between the silhouette-chosen clusters and the true groups (1 = identical)."""
+    from sklearn.metrics import adjusted_rand_score
+
+    clusters, _ = cluster_modules(embeddings, method)
+    return float(adjusted_rand_score(embeddings.index.map(groups), clusters))

@@ -90,3 +90,74 @@ def count_baseline(train: pd.DataFrame, modules: Sequence[str], alpha: float = 1
     """
     features = FunctionTransformer(count_features, kw_args={"modules": tuple(modules)})
     return make_pipeline(features, Ridge(alpha=alpha)).fit(train["modules"], train["effectiveness"].to_numpy())
+
+
+def prefixes_and_next(courses: pd.Series | Sequence[Sequence[str]]) -> tuple[list[tuple[str, ...]], list[str]]:
+    """Every prefix of every course that has a following module, with that module (05_module_embeddings)."""
+    prefixes, following = [], []
+    for course in courses:
+        for t in range(1, len(course)):
+            prefixes.append(tuple(course[:t]))
+            following.append(course[t])
+    return prefixes, following
+
+
+def next_module_probabilities(model: TherapySequenceModel, courses: pd.DataFrame, vocab: Vocabulary,
+                              batch_size: int = 256) -> np.ndarray:
+    """The next-module head's distribution (columns: ``vocab.modules``) for each prefix of ``prefixes_and_next``."""
+    model.eval()
+    rows = []
+    with torch.inference_mode():
+        for padded, lengths, _ in make_loader(courses, vocab, batch_size, shuffle=False):
+            _, logits = model.forward_with_next(padded, lengths)
+            probabilities = torch.softmax(logits[:, :, 1:], dim=-1)  # padding is never a next module
+            for row, length in enumerate(lengths.tolist()):
+                rows.append(probabilities[row, : length - 1])
+    return torch.cat(rows).numpy().astype(np.float64)
+
+
+def similarity_next_probabilities(embeddings: pd.DataFrame, prefixes: Sequence[Sequence[str]],
+                                  temperature: float) -> np.ndarray:
+    """The original description's idea: compare the prefix's mean embedding with every module's (cosine).
+
+    A softmax with ``temperature`` turns the similarities into a distribution, so it can be scored like a head.
+    """
+    unit = embeddings.to_numpy() / np.linalg.norm(embeddings.to_numpy(), axis=1, keepdims=True)
+    position = {m: i for i, m in enumerate(embeddings.index)}
+    pattern = np.stack([unit[[position[m] for m in prefix]].mean(axis=0) for prefix in prefixes])
+    pattern /= np.linalg.norm(pattern, axis=1, keepdims=True)
+    logits = pattern @ unit.T / temperature
+    logits -= logits.max(axis=1, keepdims=True)
+    weights = np.exp(logits)
+    return weights / weights.sum(axis=1, keepdims=True)
+
+
+def fit_similarity_temperature(embeddings: pd.DataFrame, prefixes: Sequence[Sequence[str]],
+                               following: Sequence[str]) -> float:
+    """The temperature that makes the similarity ranking most likely on these (validation) prefixes."""
+    from scipy.optimize import minimize_scalar
+
+    columns = [embeddings.index.get_loc(m) for m in following]
+
+    def negative_log_likelihood(log_temperature: float) -> float:
+        probabilities = similarity_next_probabilities(embeddings, prefixes, float(np.exp(log_temperature)))
+        return -np.log(probabilities[np.arange(len(columns)), columns] + 1e-12).mean()
+
+    return float(np.exp(minimize_scalar(negative_log_likelihood, bounds=(-5, 3), method="bounded").x))
+
+
+def next_module_scores(probabilities: np.ndarray, following: Sequence[str], truth: np.ndarray,
+                       modules: Sequence[str]) -> dict[str, float]:
+    """Top-1/top-3 accuracy against the module that actually came next, beside the oracle's, and KL(truth ‖ model).
+
+    ``truth`` is the simulator's next-module distribution for the same prefixes, columns in ``modules`` order.
+    """
+    actual = np.array([list(modules).index(m) for m in following])
+
+    def top(p: np.ndarray, k: int) -> float:
+        ranked = np.argsort(-p, axis=1, kind="stable")[:, :k]
+        return float((ranked == actual[:, None]).any(axis=1).mean())
+
+    kl = np.sum(truth * (np.log(truth + 1e-12) - np.log(probabilities + 1e-12)), axis=1).mean()
+    return {"top1": top(probabilities, 1), "top3": top(probabilities, 3), "top1_oracle": top(truth, 1),
+            "top3_oracle": top(truth, 3), "kl": float(kl)}

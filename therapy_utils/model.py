@@ -29,6 +29,16 @@ class ModelConfig:
     hidden_dim: int = 64
     num_layers: int = 1
     dropout: float = 0.2
+    # > 0 adds a next-module head on the same embeddings and LSTM, trained jointly with this loss weight
+    next_module_weight: float = 0.0
+    # None keeps PyTorch's N(0, 1) embedding init (the original's); a small value lets training, not the random
+    # start, decide which modules end up close together
+    embedding_init_std: float | None = None
+
+
+# The tutorial's model for "what the embeddings tell you" (05_module_embeddings): a next-module head trained
+# jointly, and a small embedding init so that training, not the random start, shapes the vectors.
+MULTITASK_CONFIG = ModelConfig(next_module_weight=1.0, embedding_init_std=0.05)
 
 
 class TherapySequenceModel(nn.Module):
@@ -42,13 +52,39 @@ class TherapySequenceModel(nn.Module):
                             dropout=config.dropout if config.num_layers > 1 else 0.0)
         self.dropout = nn.Dropout(config.dropout)
         self.fc = nn.Linear(config.hidden_dim, 1)
+        # Created last, so the original configuration's weights are drawn exactly as before. The head maps a
+        # state into embedding space and scores it against the embedding table itself (tied weights), so the
+        # next-module objective shapes the very vectors we later cluster.
+        self.next_head = nn.Linear(config.hidden_dim, config.embedding_dim) if config.next_module_weight > 0 else None
+        if config.embedding_init_std is not None:
+            nn.init.normal_(self.embedding.weight, std=config.embedding_init_std)
+
+    def _encode(self, padded: torch.Tensor, lengths: torch.Tensor) -> tuple[nn.utils.rnn.PackedSequence, torch.Tensor]:
+        """Run the LSTM over the packed batch: per-step outputs and the last hidden state."""
+        embedded = self.embedding(padded)
+        packed = nn.utils.rnn.pack_padded_sequence(embedded, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        outputs, (hidden, _) = self.lstm(packed)
+        return outputs, hidden[-1]
 
     def forward(self, padded: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Predict one score per course; packing makes padding invisible to the LSTM."""
-        embedded = self.embedding(padded)
-        packed = nn.utils.rnn.pack_padded_sequence(embedded, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        _, (hidden, _) = self.lstm(packed)
-        return self.fc(self.dropout(hidden[-1])).squeeze(-1)
+        _, last = self._encode(padded, lengths)
+        return self.fc(self.dropout(last)).squeeze(-1)
+
+    def forward_with_next(self, padded: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Scores and, at every position, logits over the module that comes next (05_module_embeddings)."""
+        if self.next_head is None:
+            raise ValueError("this model has no next-module head; set ModelConfig(next_module_weight=...) > 0")
+        outputs, last = self._encode(padded, lengths)
+        steps, _ = nn.utils.rnn.pad_packed_sequence(outputs, batch_first=True, total_length=padded.shape[1])
+        return self.fc(self.dropout(last)).squeeze(-1), self.next_head(self.dropout(steps)) @ self.embedding.weight.T
+
+
+def next_module_loss(logits: torch.Tensor, padded: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of predicting module t+1 from the prefix up to t; padding (index 0) is ignored."""
+    targets = padded[:, 1:]
+    return nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), targets.reshape(-1),
+                                       ignore_index=0)
 
 
 @contextmanager

@@ -23,6 +23,7 @@ from therapy_utils.model import (
     TherapySequenceModel,
     build_model,
     load_checkpoint,
+    next_module_loss,
     save_checkpoint,
     torch_rng,
 )
@@ -81,7 +82,11 @@ def _run_epoch(model: TherapySequenceModel, loader: DataLoader, device: torch.de
         padded, targets = padded.to(device), targets.to(device)
         if optimizer is not None:
             optimizer.zero_grad()
-        loss = criterion(model(padded, lengths), targets)
+        if model.next_head is None:
+            loss = criterion(model(padded, lengths), targets)
+        else:
+            scores, logits = model.forward_with_next(padded, lengths)
+            loss = criterion(scores, targets) + model.config.next_module_weight * next_module_loss(logits, padded)
         if optimizer is not None:
             loss.backward()
             optimizer.step()

@@ -1,0 +1,93 @@
+"""What the embeddings tell you: the measuring tools, and the tutorial's measured results pinned."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from therapy_utils.data import Vocabulary, assign_split, split_courses
+from therapy_utils.embeddings import cluster_modules, clustering_ari, embedding_table, group_similarity
+from therapy_utils.evaluate import (
+    next_module_probabilities,
+    next_module_scores,
+    prefixes_and_next,
+    similarity_next_probabilities,
+)
+from therapy_utils.model import MULTITASK_CONFIG, ModelConfig, build_model
+from therapy_utils.simulate import next_module_distribution, preset_params, simulate_courses
+from therapy_utils.train import TUTORIAL_TRAIN_CONFIG, train_model
+
+GROUPS = {"a": "g1", "b": "g1", "c": "g2", "d": "g2", "e": "g3", "f": "g3"}
+
+
+def three_clusters(noise: float = 0.01) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    centres = {"g1": [1, 0, 0], "g2": [0, 1, 0], "g3": [0, 0, 1]}
+    rows = [np.array(centres[GROUPS[m]]) + noise * rng.standard_normal(3) for m in GROUPS]
+    return pd.DataFrame(rows, index=list(GROUPS))
+
+
+def test_group_similarity_on_known_vectors():
+    result = group_similarity(three_clusters(), GROUPS)
+    assert result["within_group_cosine"] > 0.99 and abs(result["between_group_cosine"]) < 0.05
+    assert result["nn_same_group"] == 1.0
+
+
+def test_clustering_chooses_k_by_silhouette_and_recovers_planted_groups():
+    clusters, silhouettes = cluster_modules(three_clusters(), "kmeans", k_range=range(2, 5))
+    assert int(silhouettes.idxmax()) == 3 and clusters.nunique() == 3
+    assert clustering_ari(three_clusters(), GROUPS, "hierarchical") == 1.0
+    with pytest.raises(ValueError, match="'dbscan'"):
+        cluster_modules(three_clusters(), "dbscan")
+
+
+def test_next_module_scores_of_the_truth_equal_the_oracle():
+    params = preset_params("realistic")
+    courses = simulate_courses(params, 200, seed=1)["modules"]
+    prefixes, following = prefixes_and_next(courses)
+    assert len(prefixes) == sum(len(c) - 1 for c in courses)
+    truth = next_module_distribution(params, prefixes)
+    scores = next_module_scores(truth, following, truth, params.modules)
+    assert scores["top1"] == scores["top1_oracle"] and scores["top3"] == scores["top3_oracle"]
+    assert scores["kl"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_similarity_probabilities_are_distributions_sharpened_by_temperature():
+    table = three_clusters()
+    warm = similarity_next_probabilities(table, [("a",), ("c", "d")], temperature=1.0)
+    cold = similarity_next_probabilities(table, [("a",), ("c", "d")], temperature=0.05)
+    assert np.allclose(warm.sum(axis=1), 1) and np.allclose(cold.sum(axis=1), 1)
+    assert cold[0, :2].sum() > warm[0, :2].sum() > 1 / 3
+
+
+def test_a_model_without_next_head_says_so():
+    model = build_model(5, ModelConfig(), torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match="no next-module head"):
+        model.forward_with_next(torch.tensor([[1, 2]]), torch.tensor([2]))
+
+
+def test_tutorial_results_on_the_realistic_preset():
+    """Seeds 0-4 at 2,000 courses gave ARI 1.0 (k-means and hierarchical), nearest-neighbour-in-group 1.0 and
+    head top-3 at 0.98-0.99 of the oracle's; an effectiveness-only model stayed near ARI 0 (-0.08 to 0.05).
+    The bounds below are the issue's targets, well inside that spread."""
+    params = preset_params("realistic")
+    courses = assign_split(simulate_courses(params, 2000, seed=0), random_state=42)
+    parts, vocab = split_courses(courses), Vocabulary.from_courses(courses["modules"])
+    results = {}
+    for name, config in {"multitask": MULTITASK_CONFIG, "effectiveness": ModelConfig()}.items():
+        generator = torch.Generator().manual_seed(0)
+        model = build_model(len(vocab), config, generator)
+        train_model(model, parts["train"], parts["val"], vocab, TUTORIAL_TRAIN_CONFIG, generator, device="cpu",
+                    progress=False)
+        results[name] = (model, embedding_table(model, vocab))
+    model, table = results["multitask"]
+    assert clustering_ari(table, params.group_of()) >= 0.8
+    assert clustering_ari(table, params.group_of(), "hierarchical") >= 0.8
+    assert group_similarity(table, params.group_of())["nn_same_group"] >= 0.8
+    assert clustering_ari(results["effectiveness"][1], params.group_of()) < 0.3
+    prefixes, following = prefixes_and_next(parts["test"]["modules"])
+    scores = next_module_scores(next_module_probabilities(model, parts["test"], vocab), following,
+                                next_module_distribution(params, prefixes), vocab.modules)
+    assert scores["top3"] >= 0.95 * scores["top3_oracle"]
