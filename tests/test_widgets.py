@@ -94,3 +94,15 @@ def test_sliders_redraw_summary_and_retrain_switches_model(app):
     assert app.progress.value == 2 and "Retrained" in app.status.value
     expected = predict(app.model, [("A", "B")], app.vocab)[0]
     assert f"<b>{expected:.3f}</b>" in app.prediction_label.value
+
+
+def test_slider_changes_are_debounced(trained, small_courses):
+    import time
+
+    model, vocab, _ = trained
+    app = CourseBuilder(model, vocab, preset_params("realistic"), small_courses, debounce_seconds=0.3)
+    for n in (300, 400, 500):  # a drag: three values in quick succession
+        app.n_slider.value = n
+    assert len(app.preview) == 2000  # nothing redrawn while the slider moves
+    time.sleep(1.5)
+    assert len(app.preview) == 500  # one redraw, with the value it came to rest on

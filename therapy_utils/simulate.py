@@ -240,13 +240,15 @@ def motif_counts(matrix: np.ndarray, params: SimulatorParams) -> np.ndarray:
     return counts
 
 
-def _outcome_mean(params: SimulatorParams, matrix: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Mean effectiveness before noise and severity (realistic rule: motifs count anywhere)."""
+def _outcome_mean(params: SimulatorParams, matrix: np.ndarray, lengths: np.ndarray,
+                  count_motifs: bool = True) -> np.ndarray:
+    """Mean effectiveness before noise and severity: base, module effects, fatigue and (realistic) motifs anywhere."""
     effects = np.zeros(len(params.modules) + 1)  # last slot absorbs the −1 padding
     for module, effect in params.module_effects:
         effects[params.modules.index(module)] = effect
     mean = params.base_mean + effects[matrix].sum(axis=1)
-    mean += params.motif_boost * motif_counts(matrix, params).sum(axis=1)
+    if count_motifs:
+        mean += params.motif_boost * motif_counts(matrix, params).sum(axis=1)
     mean -= params.fatigue_step * (lengths > params.fatigue_threshold)
     mean -= params.fatigue_per_session * np.maximum(lengths - params.fatigue_threshold, 0)
     return mean
@@ -293,12 +295,7 @@ def _expected_original(params: SimulatorParams, matrix: np.ndarray, lengths: np.
     A course that begins with a motif could also have drawn it by chance, so the boost is
     weighted by the posterior probability that the opening was planted.
     """
-    effects = np.zeros(len(params.modules) + 1)
-    for module, effect in params.module_effects:
-        effects[params.modules.index(module)] = effect
-    mean = params.base_mean + effects[matrix].sum(axis=1)
-    mean -= params.fatigue_step * (lengths > params.fatigue_threshold)
-    mean -= params.fatigue_per_session * np.maximum(lengths - params.fatigue_threshold, 0)
+    mean = _outcome_mean(params, matrix, lengths, count_motifs=False)
     index = {m: i for i, m in enumerate(params.modules)}
     n_modules = len(params.modules)
     planted = np.zeros(matrix.shape[0])
