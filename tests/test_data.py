@@ -94,6 +94,8 @@ def read_courses_from_text(text: str):
      r"row 1: \(course_id, session\) = \(1, '1'\) appears more than once"),
     ("course_id,session,module,effectiveness\n1,1,A,0.5\n1,2,B,0.6\n", r"row 1 \(course_id 1\): effectiveness differs"),
     ("course_id,session,module,effectiveness\n1,x,A,0.5\n", r"row 0: session 'x' is not a number"),
+    ("course_id,session,module,effectiveness,split\n1,1,A,0.5,train\n1,2,B,0.5,test\n",
+     r"row 1 \(course_id 1\): split differs within the course"),
     ("course_id,session,module,effectiveness\n1,1,,0.5\n", r"row 0 \(course_id 1\): module '' is empty"),
     ("course_id,session,module,effectiveness\n1,1,A,\n", r"row 0 \(course_id 1\): effectiveness '' is missing"),
 ])

@@ -83,6 +83,14 @@ def validate_courses(table: pd.DataFrame) -> pd.DataFrame:
     return clean
 
 
+def _check_constant(group: pd.DataFrame, column: str, name: str, course_id: object) -> None:
+    """A per-course value repeated on every session must not change within the course."""
+    if group[column].nunique() > 1:
+        row = int(group["_row"].iloc[list(group[column] != group[column].iloc[0]).index(True)])
+        raise ValueError(f"row {row} (course_id {_show(course_id)}): {name} differs within the course "
+                         f"({sorted(map(str, group[column].unique()))})")
+
+
 def long_to_courses(sessions: pd.DataFrame) -> pd.DataFrame:
     """One row per session (``course_id``, ``session``, ``module``, ``effectiveness``) → course table.
 
@@ -110,12 +118,8 @@ def long_to_courses(sessions: pd.DataFrame) -> pd.DataFrame:
     extra = [c for c in ("split",) if c in sessions.columns]
     rows = []
     for course_id, group in per_course.groupby("course_id", sort=False):
-        for column in ["_score", *extra]:
-            if group[column].nunique() > 1:
-                row = int(group["_row"].iloc[list(group[column] != group[column].iloc[0]).index(True)])
-                name = "effectiveness" if column == "_score" else column
-                raise ValueError(f"row {row} (course_id {_show(course_id)}): {name} differs within the course "
-                                 f"({sorted(map(str, group[column].unique()))})")
+        for column, name in [("_score", "effectiveness"), *[(c, c) for c in extra]]:
+            _check_constant(group, column, name, course_id)
         ordered = group.sort_values("_session", kind="stable")
         rows.append({"course_id": course_id, "modules": tuple(ordered["module"]),
                      "effectiveness": ordered["_score"].iloc[0], **{c: group[c].iloc[0] for c in extra}})
