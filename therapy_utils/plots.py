@@ -13,14 +13,19 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 
+def plot_losses(history: pd.DataFrame, ax, title: str, log_scale: bool = False) -> None:
+    """Training and validation loss per epoch from a history table, on ``ax`` (03_training)."""
+    curves = history.melt("epoch", ["train_loss", "val_loss"], var_name="split", value_name="loss")
+    curves["split"] = curves["split"].map({"train_loss": "training", "val_loss": "validation"})
+    sns.lineplot(data=curves, x="epoch", y="loss", hue="split", ax=ax)
+    ax.set(title=title, xlabel="Epoch", ylabel="MSE loss", yscale="log" if log_scale else "linear")
+
+
 def training_figure(history: pd.DataFrame, y_true: np.ndarray, y_pred: np.ndarray, r2: float) -> Figure:
     """Loss curves beside predicted-vs-actual on the test courses: the original's first figure."""
     fig = Figure(figsize=(10, 4.5), dpi=100)
     loss_ax, pred_ax = fig.subplots(1, 2)
-    curves = history.melt("epoch", ["train_loss", "val_loss"], var_name="split", value_name="loss")
-    curves["split"] = curves["split"].map({"train_loss": "training", "val_loss": "validation"})
-    sns.lineplot(data=curves, x="epoch", y="loss", hue="split", ax=loss_ax)
-    loss_ax.set(title="Training and validation loss", xlabel="Epoch", ylabel="MSE loss")
+    plot_losses(history, loss_ax, "Training and validation loss")
     sns.scatterplot(x=y_true, y=y_pred, alpha=0.6, ax=pred_ax)
     low, high = float(np.min(y_true)), float(np.max(y_true))
     pred_ax.plot([low, high], [low, high], "r--", lw=2, label="perfect prediction")
