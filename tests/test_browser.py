@@ -69,13 +69,14 @@ def lab(tmp_path):
         log_file.close()
 
 
-def expected_prediction(folder: Path, course: tuple[str, ...]) -> float:
-    """Make the artifacts the notebook loads, and the model's own prediction for ``course``."""
+def expected_predictions(folder: Path, course: tuple[str, ...]) -> list[float]:
+    """Make the artifacts the notebook loads, and the model's own prediction for every prefix of ``course``."""
     params = simulate.preset_params("realistic")
     courses = data.load_or_simulate(folder / "artifacts" / "realistic_courses.csv", params, 2000, seed=0)
     net, vocab, _ = train.fit_or_load(courses, folder / "artifacts" / "realistic_lstm", model.ModelConfig(),
                                       train.TUTORIAL_TRAIN_CONFIG, seed=0, progress=False)
-    return float(evaluate.predict(net, [course], vocab)[0])
+    prefixes = [course[: i + 1] for i in range(len(course))]
+    return [float(p) for p in evaluate.predict(net, prefixes, vocab)]
 
 
 def run_all_cells(page) -> None:
@@ -100,7 +101,7 @@ def test_builder_shows_the_models_prediction_in_jupyterlab(lab):
 
     url, folder = lab
     course = ("A", "B", "A")
-    expected = expected_prediction(folder, course)
+    expected = expected_predictions(folder, course)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch_persistent_context(
             str(folder / "profile"), executable_path=str(CHROMIUM), headless=True, args=FLAGS,
@@ -113,11 +114,16 @@ def test_builder_shows_the_models_prediction_in_jupyterlab(lab):
             expect(prediction).to_contain_text("Add a module", timeout=30_000)
             picker = page.locator(".tb-module select")
             names = dict(simulate.preset_params("realistic").module_names)
-            for module in course:
+            idle = page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")
+            for step, module in enumerate(course):
+                # ipywidgets holds back a widget's update while the kernel is busy with its previous one, so each
+                # step waits until the kernel has shown the last prediction and gone idle, as a person would
+                idle.wait_for(timeout=30_000)
                 picker.select_option(label=f"{module} · {names[module]}")
+                idle.wait_for(timeout=30_000)
                 page.locator(".tb-add").click()
-            expect(page.locator(".tb-course")).to_contain_text(" → ".join(course), timeout=30_000)
-            expect(prediction).to_contain_text(f"Predicted effectiveness: {expected:.3f}", timeout=30_000)
+                expect(page.locator(".tb-course")).to_contain_text(" → ".join(course[: step + 1]), timeout=30_000)
+                expect(prediction).to_contain_text(f"Predicted effectiveness: {expected[step]:.3f}", timeout=30_000)
             page.locator(".tb-app").screenshot(path=str(folder / "course_builder.png"))
             if os.environ.get("COURSE_BUILDER_SCREENSHOT"):  # maintainers: refresh the README's picture
                 shutil.copy(folder / "course_builder.png", os.environ["COURSE_BUILDER_SCREENSHOT"])
