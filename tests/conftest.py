@@ -6,12 +6,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import torch
 
 from therapy_utils.data import Vocabulary, split_courses
-from therapy_utils.model import ModelConfig, build_model
+from therapy_utils.model import ModelConfig
 from therapy_utils.simulate import preset_params, simulate_courses
-from therapy_utils.train import TrainConfig, train_model
+from therapy_utils.train import TrainConfig, fit_new_model
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO.parent / "shared" / "reference" / "original_seed42_n500.csv"
@@ -36,8 +35,6 @@ def trained(small_courses):
     """A model trained for a few epochs on the small table, with its vocabulary and split."""
     parts = split_courses(small_courses, random_state=0)
     vocab = Vocabulary.from_courses(small_courses["modules"])
-    generator = torch.Generator().manual_seed(0)
-    model = build_model(len(vocab), ModelConfig(), generator)
-    train_model(model, parts["train"], parts["val"], vocab, TrainConfig(max_epochs=3), generator,
-                device="cpu", progress=False)
+    model, _ = fit_new_model(parts, vocab, ModelConfig(), TrainConfig(max_epochs=3), seed=0, device="cpu",
+                             progress=False)
     return model, vocab, parts

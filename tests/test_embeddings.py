@@ -17,7 +17,7 @@ from therapy_utils.evaluate import (
 )
 from therapy_utils.model import MULTITASK_CONFIG, ModelConfig, build_model
 from therapy_utils.simulate import next_module_distribution, preset_params, simulate_courses
-from therapy_utils.train import TUTORIAL_TRAIN_CONFIG, train_model
+from therapy_utils.train import TUTORIAL_TRAIN_CONFIG, fit_new_model
 
 GROUPS = {"a": "g1", "b": "g1", "c": "g2", "d": "g2", "e": "g3", "f": "g3"}
 
@@ -77,10 +77,7 @@ def test_tutorial_results_on_the_realistic_preset():
     parts, vocab = split_courses(courses), Vocabulary.from_courses(courses["modules"])
     results = {}
     for name, config in {"multitask": MULTITASK_CONFIG, "effectiveness": ModelConfig()}.items():
-        generator = torch.Generator().manual_seed(0)
-        model = build_model(len(vocab), config, generator)
-        train_model(model, parts["train"], parts["val"], vocab, TUTORIAL_TRAIN_CONFIG, generator, device="cpu",
-                    progress=False)
+        model, _ = fit_new_model(parts, vocab, config, TUTORIAL_TRAIN_CONFIG, seed=0, device="cpu", progress=False)
         results[name] = (model, embedding_table(model, vocab))
     model, table = results["multitask"]
     assert clustering_ari(table, params.group_of()) >= 0.8

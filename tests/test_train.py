@@ -10,9 +10,9 @@ from therapy_utils.cli import EXAMPLE_COURSES
 from therapy_utils.data import Vocabulary, split_courses
 from therapy_utils.embeddings import embedding_table, most_similar
 from therapy_utils.evaluate import predict, regression_metrics
-from therapy_utils.model import ModelConfig, build_model
+from therapy_utils.model import ModelConfig
 from therapy_utils.simulate import preset_params, simulate_courses
-from therapy_utils.train import TrainConfig, train_model
+from therapy_utils.train import TrainConfig, fit_new_model
 
 PINNED_TORCH = "2.13.0"
 
@@ -20,9 +20,7 @@ PINNED_TORCH = "2.13.0"
 def fit(courses, config: TrainConfig, seed: int, split_seed: int = 42):
     parts = split_courses(courses, random_state=split_seed)
     vocab = Vocabulary.from_courses(courses["modules"])
-    generator = torch.Generator().manual_seed(seed)
-    model = build_model(len(vocab), ModelConfig(), generator)
-    result = train_model(model, parts["train"], parts["val"], vocab, config, generator, device="cpu", progress=False)
+    model, result = fit_new_model(parts, vocab, ModelConfig(), config, seed, device="cpu", progress=False)
     return model, vocab, parts, result
 
 

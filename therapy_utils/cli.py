@@ -99,18 +99,14 @@ def _print_examples(model, vocab) -> None:
 
 def _embedding_report(parts: dict, vocab, params, seed: int, effectiveness_model) -> dict:
     """Do the embeddings recover the true groups, and can a next-module head say what comes next?"""
-    import torch
-
     from therapy_utils.embeddings import clustering_ari, embedding_table, group_similarity
     from therapy_utils.evaluate import next_module_probabilities, next_module_scores, prefixes_and_next
-    from therapy_utils.model import MULTITASK_CONFIG, build_model
+    from therapy_utils.model import MULTITASK_CONFIG
     from therapy_utils.simulate import next_module_distribution
-    from therapy_utils.train import TUTORIAL_TRAIN_CONFIG, train_model
+    from therapy_utils.train import TUTORIAL_TRAIN_CONFIG, fit_new_model
 
-    generator = torch.Generator().manual_seed(seed)
-    multitask = build_model(len(vocab), MULTITASK_CONFIG, generator)
-    train_model(multitask, parts["train"], parts["val"], vocab, TUTORIAL_TRAIN_CONFIG, generator, device="cpu",
-                progress=False)
+    multitask, _ = fit_new_model(parts, vocab, MULTITASK_CONFIG, TUTORIAL_TRAIN_CONFIG, seed, device="cpu",
+                                 progress=False)
     groups, table = params.group_of(), embedding_table(multitask, vocab)
     prefixes, following = prefixes_and_next(parts["test"]["modules"])
     scores = next_module_scores(next_module_probabilities(multitask, parts["test"], vocab), following,
@@ -128,20 +124,16 @@ def _embedding_report(parts: dict, vocab, params, seed: int, effectiveness_model
 
 def _train_original(courses, parts: dict, seed: int, device: str, progress: bool):
     """The original configuration trained and tested, with the original's printed report."""
-    import torch
-
     from therapy_utils.data import Vocabulary
     from therapy_utils.evaluate import predict, regression_metrics
-    from therapy_utils.model import ModelConfig, build_model
-    from therapy_utils.train import TrainConfig, train_model
+    from therapy_utils.model import ModelConfig
+    from therapy_utils.train import TrainConfig, fit_new_model
 
     vocab = Vocabulary.from_courses(courses["modules"])
     print(f"Vocabulary size: {len(vocab)}")
-    generator = torch.Generator().manual_seed(seed)
-    model = build_model(len(vocab), ModelConfig(), generator)
     print("\nTraining model...")
-    result = train_model(model, parts["train"], parts["val"], vocab, TrainConfig(), generator,
-                         device=device, progress=progress, log=print)
+    model, result = fit_new_model(parts, vocab, ModelConfig(), TrainConfig(), seed, device=device,
+                                  progress=progress, log=print)
     y_test = parts["test"]["effectiveness"].to_numpy().astype(np.float32)
     predictions = predict(model, parts["test"], vocab)
     metrics = regression_metrics(y_test, predictions)

@@ -149,6 +149,19 @@ def train_model(model: TherapySequenceModel, train: pd.DataFrame, val: pd.DataFr
     return TrainResult(pd.DataFrame(rows), len(rows), best_epoch, stopped, time.perf_counter() - start)
 
 
+def fit_new_model(parts: dict[str, pd.DataFrame], vocab: Vocabulary, model_config: ModelConfig,
+                  train_config: TrainConfig, seed: int, **train_options) -> tuple[TherapySequenceModel, TrainResult]:
+    """Initialise a model and train it from one generator seeded with ``seed`` (03_training).
+
+    The same seed gives the same weights, shuffles and dropout masks as the original script's global seed.
+    ``train_options`` go to :func:`train_model` (device, progress, log, on_epoch).
+    """
+    generator = torch.Generator().manual_seed(seed)
+    model = build_model(len(vocab), model_config, generator)
+    result = train_model(model, parts["train"], parts["val"], vocab, train_config, generator, **train_options)
+    return model, result
+
+
 def fit_or_load(courses: pd.DataFrame, directory: str | Path, model_config: ModelConfig, train_config: TrainConfig,
                 seed: int, overwrite: bool = False, progress: bool = True,
                 device: str | torch.device | None = "cpu") -> tuple[TherapySequenceModel, Vocabulary, pd.DataFrame]:
@@ -162,11 +175,8 @@ def fit_or_load(courses: pd.DataFrame, directory: str | Path, model_config: Mode
     if not overwrite and (directory / "model.pt").is_file():
         model, vocab = load_checkpoint(directory, expected_vocab=vocab)
         return model, vocab, pd.read_csv(directory / "history.csv")
-    parts = split_courses(courses)
-    generator = torch.Generator().manual_seed(seed)
-    model = build_model(len(vocab), model_config, generator)
-    result = train_model(model, parts["train"], parts["val"], vocab, train_config, generator, device=device,
-                         progress=progress)
+    model, result = fit_new_model(split_courses(courses), vocab, model_config, train_config, seed, device=device,
+                                  progress=progress)
     save_checkpoint(model, vocab, directory)
     result.history.to_csv(directory / "history.csv", index=False)
     return model.cpu(), vocab, result.history

@@ -15,14 +15,13 @@ import ipywidgets as w
 import numpy as np
 import pandas as pd
 import seaborn as sns
-import torch
 from matplotlib.figure import Figure
 
 from therapy_utils.data import Vocabulary, split_courses
 from therapy_utils.evaluate import model_scorer, next_module_gains, occlusion
-from therapy_utils.model import ModelConfig, TherapySequenceModel, build_model
+from therapy_utils.model import ModelConfig, TherapySequenceModel
 from therapy_utils.simulate import SimulatorParams, expected_effectiveness, preset_params, simulate_courses
-from therapy_utils.train import TUTORIAL_TRAIN_CONFIG, TrainConfig, train_model
+from therapy_utils.train import TUTORIAL_TRAIN_CONFIG, TrainConfig, fit_new_model
 
 PRESET_CHOICES = ("realistic", "original")
 
@@ -224,10 +223,8 @@ class CourseBuilder:
             courses, params = self.preview, self.slider_params()
             parts = split_courses(courses, random_state=42)
             vocab = Vocabulary.from_courses(courses["modules"])
-            generator = torch.Generator().manual_seed(self.seed)
-            model = build_model(len(vocab), self.model_config, generator)
-            result = train_model(model, parts["train"], parts["val"], vocab, self.train_config, generator,
-                                 device="cpu", progress=False, on_epoch=self._epoch_done)
+            model, result = fit_new_model(parts, vocab, self.model_config, self.train_config, self.seed,
+                                          device="cpu", progress=False, on_epoch=self._epoch_done)
             self.model, self.vocab, self.params = model.eval(), vocab, params
             self.max_train_length = int(courses["modules"].map(len).max())
             self.module_picker.options = self._labels()
