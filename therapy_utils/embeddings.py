@@ -1,14 +1,17 @@
 """Reading the learned module embeddings: the table, similarities, 2-D maps, clusters, next modules.
 
-Taught in ``05_module_embeddings.ipynb``.
+Taught in ``05_module_embeddings.ipynb``; saving, exporting and reusing them in
+``07_transfer_learning.ipynb``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 from sklearn.metrics.pairwise import cosine_similarity
@@ -99,3 +102,78 @@ def clustering_ari(embeddings: pd.DataFrame, groups: dict[str, str], method: str
 
     clusters, _ = cluster_modules(embeddings, method)
     return float(adjusted_rand_score(embeddings.index.map(groups), clusters))
+
+
+def save_embeddings(embeddings: pd.DataFrame, path: str | Path) -> Path:
+    """Write the table as CSV (``module`` then one column per dimension), so another model can start from it.
+
+    CSV keeps the file readable and diff-able; floats are written in full, so loading gives the same
+    numbers back (07_transfer_learning).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = embeddings.copy()
+    table.columns = [f"dim_{i}" for i in range(table.shape[1])]
+    table.rename_axis("module").to_csv(path, float_format="%.9g")
+    return path
+
+
+def load_embeddings(path: str | Path) -> pd.DataFrame:
+    """Read a table written by :func:`save_embeddings`; refuse one that is ragged, non-numeric or repeats a module."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no embeddings file {str(path)!r}")
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)  # raw text, so an error shows what was written
+    if "module" not in table.columns or table.shape[1] < 2:
+        raise ValueError(f"{str(path)!r} needs a 'module' column and at least one dimension, got {list(table.columns)}")
+    repeated = table["module"][table["module"].duplicated()]
+    if len(repeated):
+        raise ValueError(f"{str(path)!r}: module {repeated.iloc[0]!r} appears more than once "
+                         f"(row {int(repeated.index[0])})")
+    values = table.drop(columns="module").apply(pd.to_numeric, errors="coerce")
+    bad = np.argwhere(~np.isfinite(values.to_numpy(dtype=float)))
+    if len(bad):
+        row, column = bad[0]
+        raise ValueError(f"{str(path)!r}: row {row} (module {table['module'].iloc[row]!r}) has "
+                         f"{values.columns[column]} = {table.iloc[row, column + 1]!r}, not a finite number")
+    values = values.astype(np.float32)  # the dtype of an embedding layer: a saved model's table comes back exactly
+    values.index = pd.Index(table["module"], name="module")
+    values.columns = range(values.shape[1])
+    return values
+
+
+def export_projector(embeddings: pd.DataFrame, directory: str | Path, names: dict[str, str] | None = None,
+                     groups: dict[str, str] | None = None) -> tuple[Path, Path]:
+    """Write ``vecs.tsv`` and ``meta.tsv`` for the TensorBoard Embedding Projector (projector.tensorflow.org).
+
+    ``vecs.tsv`` has one tab-separated vector per line, no header; ``meta.tsv`` the matching labels,
+    with a header row because it has more than one column (07_transfer_learning).
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    vectors, meta = directory / "vecs.tsv", directory / "meta.tsv"
+    embeddings.to_csv(vectors, sep="\t", header=False, index=False, float_format="%.6g")
+    labels = pd.DataFrame({"module": embeddings.index})
+    labels["name"] = labels["module"].map(names or {}).fillna("")
+    labels["group"] = labels["module"].map(groups or {}).fillna("")
+    labels.to_csv(meta, sep="\t", index=False)
+    return vectors, meta
+
+
+def use_pretrained_embeddings(model: TherapySequenceModel, vocab: Vocabulary, embeddings: pd.DataFrame,
+                              freeze: bool) -> TherapySequenceModel:
+    """Copy a saved table into ``model``'s embedding layer, row by module name; ``freeze`` stops training it.
+
+    Every module of the vocabulary must be in the table, with the model's embedding size (07_transfer_learning).
+    """
+    missing = [str(m) for m in vocab.modules if m not in embeddings.index]
+    if missing:
+        raise ValueError(f"module(s) {missing} of the vocabulary are not in the embeddings table")
+    if embeddings.shape[1] != model.embedding.embedding_dim:
+        raise ValueError(f"embeddings have {embeddings.shape[1]} dimensions; the model expects "
+                         f"{model.embedding.embedding_dim}")
+    rows = torch.tensor(embeddings.loc[list(vocab.modules)].to_numpy(dtype=float), dtype=model.embedding.weight.dtype)
+    with torch.no_grad():
+        model.embedding.weight[1:] = rows.to(model.embedding.weight.device)
+    model.embedding.weight.requires_grad_(not freeze)
+    return model
