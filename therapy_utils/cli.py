@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--n-sequences", type=_positive_int, default=500, help="courses to simulate (default: 500)")
     run.add_argument("--seed", type=int, default=42, help="seed for simulation and training (default: 42); "
                      "the 64/16/20 split always uses the original's random_state 42")
+    run.add_argument("--model", choices=("original", "best"), default="original",
+                     help="original: the script's model, for parity (default); best: the most accurate model "
+                          "of benchmarks/accuracy.py")
     run.add_argument("--data", type=Path, help="train on this course or long-format CSV instead of simulating")
     run.add_argument("--out", type=Path, default=Path("results"), help="folder for the figures (default: results)")
     run.add_argument("--json", type=Path, help="also write the metrics to this JSON file")
@@ -111,10 +114,13 @@ def _embedding_report(parts: dict, vocab, params, seed: int, effectiveness_model
     prefixes, following = prefixes_and_next(parts["test"]["modules"])
     scores = next_module_scores(next_module_probabilities(multitask, parts["test"], vocab), following,
                                 next_module_distribution(params, prefixes), vocab.modules)
-    ari, ari_plain = clustering_ari(table, groups), clustering_ari(embedding_table(effectiveness_model, vocab), groups)
+    ari = clustering_ari(table, groups)
+    ari_plain = (clustering_ari(embedding_table(effectiveness_model, vocab), groups)
+                 if hasattr(effectiveness_model, "embedding") else None)  # an ensemble has no single table
     nn_same = group_similarity(table, groups)["nn_same_group"]
     print("\nWhat the embeddings tell you (model with a next-module head):")
-    print(f"Clusters vs true groups, adjusted Rand index: {ari:.3f} (effectiveness-only model: {ari_plain:.3f})")
+    print(f"Clusters vs true groups, adjusted Rand index: {ari:.3f} (effectiveness-only model: "
+          f"{'n/a' if ari_plain is None else f'{ari_plain:.3f}'})")
     print(f"Nearest neighbour in its own group: {nn_same:.0%} of modules")
     print(f"Next module top-1 / top-3 accuracy: {scores['top1']:.3f} / {scores['top3']:.3f} "
           f"(oracle {scores['top1_oracle']:.3f} / {scores['top3_oracle']:.3f})")
@@ -122,18 +128,18 @@ def _embedding_report(parts: dict, vocab, params, seed: int, effectiveness_model
             **{f"next_{name}": value for name, value in scores.items()}}
 
 
-def _train_original(courses, parts: dict, seed: int, device: str, progress: bool):
-    """The original configuration trained and tested, with the original's printed report."""
+def _train(courses, parts: dict, seed: int, device: str, progress: bool, model_name: str):
+    """A named model trained and tested, with the original's printed report."""
     from therapy_utils.data import Vocabulary
     from therapy_utils.evaluate import predict, regression_metrics
-    from therapy_utils.model import ModelConfig
-    from therapy_utils.train import TrainConfig, fit_new_model
+    from therapy_utils.train import NAMED_MODELS, fit_new_model
 
     vocab = Vocabulary.from_courses(courses["modules"])
     print(f"Vocabulary size: {len(vocab)}")
-    print("\nTraining model...")
-    model, result = fit_new_model(parts, vocab, ModelConfig(), TrainConfig(), seed, device=device,
-                                  progress=progress, log=print)
+    print("\nTraining model..." if model_name == "original" else f"\nTraining the {model_name} model...")
+    model_config, train_config = NAMED_MODELS[model_name]
+    model, result = fit_new_model(parts, vocab, model_config, train_config, seed, device=device,
+                                  progress=progress, log=print if model_name == "original" else None)
     y_test = parts["test"]["effectiveness"].to_numpy().astype(np.float32)
     predictions = predict(model, parts["test"], vocab)
     metrics = regression_metrics(y_test, predictions)
@@ -167,7 +173,8 @@ def _print_yardsticks(params, parts: dict, vocab, y_test: np.ndarray, r2: float)
 
 
 def run_report(preset: str, n_sequences: int, seed: int, data: Path | None, out: Path,
-               device: str = "auto", progress: bool = True, save_model: Path | None = None) -> dict:
+               device: str = "auto", progress: bool = True, save_model: Path | None = None,
+               model_name: str = "original") -> dict:
     """The original script's run and report, plus the oracle, the baseline and (realistic) the embedding checks."""
     from therapy_utils.data import split_courses
     from therapy_utils.embeddings import embedding_table, most_similar, project_2d
@@ -178,25 +185,30 @@ def run_report(preset: str, n_sequences: int, seed: int, data: Path | None, out:
     print(f"Average sequence length: {courses['modules'].map(len).mean():.2f}")
     print(f"Average effectiveness: {courses['effectiveness'].mean():.3f}")
     parts = split_courses(courses)
-    model, vocab, result, y_test, predictions, metrics = _train_original(courses, parts, seed, device, progress)
-    embeddings = embedding_table(model, vocab)
+    model, vocab, result, y_test, predictions, metrics = _train(courses, parts, seed, device, progress, model_name)
+    # an ensemble has one embedding table per member, so no single table to show
+    embeddings = embedding_table(model, vocab) if hasattr(model, "embedding") else None
     anchor = "A" if "A" in vocab.modules else vocab.modules[0]
-    print(f"Modules most similar to {anchor}: {[(m, round(s, 3)) for m, s in most_similar(embeddings, anchor)]}")
+    if embeddings is not None:
+        print(f"Modules most similar to {anchor}: {[(m, round(s, 3)) for m, s in most_similar(embeddings, anchor)]}")
     yardsticks = _print_yardsticks(params, parts, vocab, y_test, metrics["r2"])
     groups = params.group_of() if params is not None and params.preset == "realistic" else None
     embedding_report = _embedding_report(parts, vocab, params, seed, model) if groups else {}
     out.mkdir(parents=True, exist_ok=True)
     training_figure(result.history, y_test, predictions, metrics["r2"]).savefig(out / "training_results.png", dpi=120)
-    embedding_map_figure(project_2d(embeddings, "tsne", random_state=42), groups).savefig(
-        out / "embeddings_2d.png", dpi=120)
-    print(f"Figures written to {out / 'training_results.png'} and {out / 'embeddings_2d.png'}")
+    if embeddings is None:
+        print(f"Figure written to {out / 'training_results.png'}")
+    else:
+        embedding_map_figure(project_2d(embeddings, "tsne", random_state=42), groups).savefig(
+            out / "embeddings_2d.png", dpi=120)
+        print(f"Figures written to {out / 'training_results.png'} and {out / 'embeddings_2d.png'}")
     if save_model is not None:
         save_checkpoint(model, vocab, save_model)
         print(f"Model saved to {save_model}")
     return {**metrics, **yardsticks, "epochs": result.epochs, "best_epoch": result.best_epoch,
             "train_seconds": result.seconds, "n_train": len(parts["train"]), "n_val": len(parts["val"]),
             "n_test": len(parts["test"]), "preset": None if data else preset, "seed": seed,
-            "data": None if data is None else str(data), **embedding_report}
+            "data": None if data is None else str(data), "model": model_name, **embedding_report}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -207,7 +219,8 @@ def main(argv: list[str] | None = None) -> int:
             command_simulate(args)
         else:
             metrics = run_report(args.preset, args.n_sequences, args.seed, args.data, args.out,
-                                 device=args.device, progress=not args.no_progress, save_model=args.save_model)
+                                 device=args.device, progress=not args.no_progress, save_model=args.save_model,
+                                 model_name=args.model)
             if args.json:
                 args.json.write_text(json.dumps(metrics, indent=2, default=_json_default) + "\n")
     except (ValueError, FileNotFoundError, OSError) as err:

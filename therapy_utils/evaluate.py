@@ -15,7 +15,7 @@ from sklearn.metrics import mean_squared_error, r2_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from therapy_utils.data import Vocabulary
+from therapy_utils.data import Vocabulary, encode_padded
 from therapy_utils.model import TherapySequenceModel
 from therapy_utils.train import make_loader
 
@@ -36,9 +36,24 @@ def predict(model: TherapySequenceModel, courses: pd.DataFrame | Sequence[Sequen
 Scorer = Callable[[list[tuple[str, ...]]], np.ndarray]
 
 
-def model_scorer(model: TherapySequenceModel, vocab: Vocabulary) -> Scorer:
-    """Courses → the model's predictions, so explanations treat a model and the truth alike."""
-    return lambda courses: predict(model, courses, vocab, batch_size=max(len(courses), 1)).astype(np.float64)
+def model_scorer(model: TherapySequenceModel, vocab: Vocabulary, chunk: int = 4096) -> Scorer:
+    """Courses → the model's predictions, so explanations and searches treat a model and the truth alike.
+
+    Encodes all courses at once (:func:`data.encode_padded`) and runs them in chunks: searches score
+    thousands of candidates per step.
+    """
+    def score(courses: Sequence[Sequence[str]]) -> np.ndarray:
+        courses = [tuple(c) for c in courses]
+        device = next(model.parameters()).device
+        model.eval()
+        outputs = []
+        with torch.inference_mode():
+            for start in range(0, len(courses), chunk):
+                padded, lengths = encode_padded(courses[start:start + chunk], vocab)
+                outputs.append(model(padded.to(device), lengths).cpu())
+        return torch.cat(outputs).numpy().astype(np.float64) if outputs else np.zeros(0)
+
+    return score
 
 
 def occlusion(score: Scorer, course: Sequence[str]) -> np.ndarray:
@@ -161,3 +176,43 @@ def next_module_scores(probabilities: np.ndarray, following: Sequence[str], trut
     kl = np.sum(truth * (np.log(truth + 1e-12) - np.log(probabilities + 1e-12)), axis=1).mean()
     return {"top1": top(probabilities, 1), "top3": top(probabilities, 3), "top1_oracle": top(truth, 1),
             "top3_oracle": top(truth, 3), "kl": float(kl)}
+
+
+def learning_curve(fit: Callable[[dict[str, pd.DataFrame], int], TherapySequenceModel], pool: pd.DataFrame,
+                   test: pd.DataFrame, vocab: Vocabulary, sizes: Sequence[int], seeds: Sequence[int],
+                   val_share: float = 0.2) -> pd.DataFrame:
+    """Test R² of ``fit`` trained on ``n`` courses drawn from ``pool``, for every size and seed (07_transfer_learning).
+
+    Each draw takes ``n`` courses at random (``random_state=seed``), keeps ``val_share`` of them for early stopping,
+    and scores on the fixed ``test`` table, so sizes and seeds differ only in what the model learns from.
+    """
+    too_big = [n for n in sizes if n > len(pool)]
+    if too_big:
+        raise ValueError(f"training size(s) {too_big} exceed the {len(pool)} courses in the pool")
+    rows = []
+    for n in sizes:
+        for seed in seeds:
+            drawn = pool.sample(n, random_state=seed).reset_index(drop=True)
+            n_val = max(1, round(n * val_share))
+            model = fit({"train": drawn.iloc[n_val:], "val": drawn.iloc[:n_val]}, seed)
+            r2 = r2_score(test["effectiveness"], predict(model, test, vocab, batch_size=256))
+            rows.append({"n": n, "seed": seed, "r2": float(r2)})
+    return pd.DataFrame(rows)
+
+
+def learning_curve_summary(runs: pd.DataFrame | list[dict]) -> pd.DataFrame:
+    """Mean and sample sd of R² over seeds, per starting point and size, in the order the starts first appear."""
+    runs = pd.DataFrame(runs)
+    summary = runs.groupby(["start", "n"], sort=False)["r2"].agg(mean="mean", sd="std", seeds="count")
+    return summary.reset_index()
+
+
+def courses_needed(summary: pd.DataFrame, baseline: str = "random") -> pd.Series:
+    """Per start: the fewest courses whose mean R² reaches ``baseline``'s mean R² at its largest size (NaN: never).
+
+    The transfer-learning target reads this against that largest size (07_transfer_learning).
+    """
+    reference = summary[summary["start"] == baseline].sort_values("n").iloc[-1]
+    reached = summary[summary["mean"] >= reference["mean"]]
+    needed = reached.groupby("start", sort=False)["n"].min()
+    return needed.reindex(summary["start"].unique()).rename(f"courses to reach {baseline} at n={reference['n']}")

@@ -10,7 +10,7 @@ import json
 import os
 import tempfile
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import torch
@@ -19,6 +19,10 @@ from torch import nn
 from therapy_utils.data import Vocabulary
 
 CHECKPOINT_FORMAT = 1
+
+
+ARCHITECTURES: tuple[str, ...] = ("lstm", "gru", "cnn", "transformer")
+POOLINGS: tuple[str, ...] = ("last", "mean", "sum", "max", "attention")
 
 
 @dataclass(frozen=True)
@@ -34,11 +38,45 @@ class ModelConfig:
     # None keeps PyTorch's N(0, 1) embedding init (the original's); a small value lets training, not the random
     # start, decide which modules end up close together
     embedding_init_std: float | None = None
+    # Anything below away from its default builds a SequenceRegressor (08_model_comparison) instead of the
+    # original TherapySequenceModel.
+    architecture: str = "lstm"  # "lstm", "gru", "cnn" or "transformer"
+    bidirectional: bool = False  # recurrent encoders: read both ways
+    reverse: bool = False  # read each course from its last module to its first
+    pooling: str = "last"  # "+"-joined summaries of the encoder's outputs: last, mean, sum, max, attention
+    positional: bool = False  # learned position embeddings added to the module embeddings
+    kernel_size: int = 3  # cnn: how many neighbouring modules one filter sees
+    head_hidden: int = 0  # 0: a linear head (the original's); > 0: one hidden ReLU layer of this width
+    max_length: int = 64  # position embeddings cover courses up to this length
+    ensemble_size: int = 1  # > 1: that many models trained from different starts, their predictions averaged
+
+    def __post_init__(self) -> None:
+        if self.ensemble_size < 1:
+            raise ValueError(f"ensemble_size must be at least 1, got {self.ensemble_size!r}")
+        if self.architecture not in ARCHITECTURES:
+            raise ValueError(f"unknown architecture {self.architecture!r}; choose one of {list(ARCHITECTURES)}")
+        unknown = [p for p in self.pooling.split("+") if p not in POOLINGS]
+        if unknown:
+            raise ValueError(f"unknown pooling {unknown[0]!r} in {self.pooling!r}; combine {list(POOLINGS)} with '+'")
+        if "last" in self.pooling.split("+") and self.architecture not in ("lstm", "gru"):
+            raise ValueError(f"pooling 'last' needs a recurrent architecture, not {self.architecture!r}")
+
+    @property
+    def is_original(self) -> bool:
+        """True when the config describes the original embedding → LSTM → last state → linear model."""
+        return (self.architecture, self.bidirectional, self.reverse, self.pooling, self.positional,
+                self.head_hidden, self.ensemble_size) == ("lstm", False, False, "last", False, 0, 1)
 
 
 # The tutorial's model for "what the embeddings tell you" (05_module_embeddings): a next-module head trained
 # jointly, and a small embedding init so that training, not the random start, shapes the vectors.
 MULTITASK_CONFIG = ModelConfig(next_module_weight=1.0, embedding_init_std=0.05)
+
+# The most accurate model found by benchmarks/accuracy.py (08_model_comparison): a 1-D CNN whose filters see three
+# neighbouring modules and their positions, summed over the course (so counts and length carry through), a small
+# hidden layer, and five such models averaged.
+BEST_CONFIG = ModelConfig(architecture="cnn", positional=True, pooling="sum", embedding_dim=16, hidden_dim=32,
+                          head_hidden=32, ensemble_size=5)
 
 
 class TherapySequenceModel(nn.Module):
@@ -80,6 +118,107 @@ class TherapySequenceModel(nn.Module):
         return self.fc(self.dropout(last)).squeeze(-1), self.next_head(self.dropout(steps)) @ self.embedding.weight.T
 
 
+class SequenceRegressor(nn.Module):
+    """Embedding → encoder (LSTM, GRU, 1-D CNN or Transformer) → pooled summaries → head (08_model_comparison).
+
+    The same interface as :class:`TherapySequenceModel`: padded indices and lengths in, one score per course out.
+    """
+
+    def __init__(self, vocab_size: int, config: ModelConfig) -> None:
+        super().__init__()
+        if config.next_module_weight > 0:
+            raise ValueError("the next-module head is built for the original LSTM only (05_module_embeddings)")
+        self.config, self.next_head = config, None
+        self.embedding = nn.Embedding(vocab_size, config.embedding_dim)
+        self.position = nn.Embedding(config.max_length, config.embedding_dim) if config.positional else None
+        width = config.hidden_dim * (2 if config.bidirectional and config.architecture in ("lstm", "gru") else 1)
+        if config.architecture in ("lstm", "gru"):
+            self.encoder = (nn.LSTM if config.architecture == "lstm" else nn.GRU)(
+                config.embedding_dim, config.hidden_dim, config.num_layers, batch_first=True,
+                bidirectional=config.bidirectional, dropout=config.dropout if config.num_layers > 1 else 0.0)
+        elif config.architecture == "cnn":
+            self.encoder = nn.Sequential(
+                nn.Conv1d(config.embedding_dim, config.hidden_dim, config.kernel_size, padding=config.kernel_size // 2),
+                nn.ReLU(), nn.Conv1d(config.hidden_dim, config.hidden_dim, 1), nn.ReLU())
+        else:
+            layer = nn.TransformerEncoderLayer(config.embedding_dim, nhead=4, dim_feedforward=config.hidden_dim,
+                                               dropout=config.dropout, batch_first=True)
+            self.encoder = nn.TransformerEncoder(layer, config.num_layers, enable_nested_tensor=False)
+            width = config.embedding_dim
+        self.attention = nn.Linear(width, 1) if "attention" in config.pooling else None
+        self.dropout = nn.Dropout(config.dropout)
+        pooled = width * len(config.pooling.split("+"))
+        self.head = (nn.Linear(pooled, 1) if not config.head_hidden else
+                     nn.Sequential(nn.Linear(pooled, config.head_hidden), nn.ReLU(), nn.Linear(config.head_hidden, 1)))
+        if config.embedding_init_std is not None:
+            nn.init.normal_(self.embedding.weight, std=config.embedding_init_std)
+
+    def _encode(self, padded: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Per-position outputs (zero at padding) and, for recurrent encoders, the final states of each direction."""
+        x = self.embedding(padded)
+        if self.position is not None:
+            if padded.shape[1] > self.config.max_length:
+                raise ValueError(f"a course of {padded.shape[1]} modules exceeds max_length {self.config.max_length}")
+            x = x + self.position.weight[: padded.shape[1]]
+        if self.config.architecture in ("lstm", "gru"):
+            packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+            outputs, hidden = self.encoder(packed)
+            hidden = hidden[0] if self.config.architecture == "lstm" else hidden
+            directions = 2 if self.config.bidirectional else 1
+            last = torch.cat(list(hidden[-directions:]), dim=-1)
+            outputs, _ = nn.utils.rnn.pad_packed_sequence(outputs, batch_first=True, total_length=padded.shape[1])
+            return outputs, last
+        mask = (padded != 0).unsqueeze(-1)
+        if self.config.architecture == "cnn":
+            return self.encoder((x * mask).transpose(1, 2)).transpose(1, 2) * mask, None
+        return self.encoder(x, src_key_padding_mask=padded == 0) * mask, None
+
+    def forward(self, padded: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Predict one score per course from the pooled summaries of its encoded modules."""
+        if self.config.reverse:
+            padded = reverse_courses(padded, lengths)
+        outputs, last = self._encode(padded, lengths)
+        mask = (padded != 0).unsqueeze(-1)
+        summaries = []
+        for pooling in self.config.pooling.split("+"):
+            if pooling == "last":
+                summaries.append(last)
+            elif pooling in ("mean", "sum"):
+                total = outputs.sum(dim=1)
+                # a sum grows with course length (counts carry signal); scaled to keep activations near 1
+                summaries.append(total / lengths.to(total.device).unsqueeze(-1) if pooling == "mean" else total / 10)
+            elif pooling == "max":
+                summaries.append(outputs.masked_fill(~mask, float("-inf")).amax(dim=1))
+            else:
+                weights = self.attention(outputs).masked_fill(~mask, float("-inf")).softmax(dim=1)
+                summaries.append((weights * outputs).sum(dim=1))
+        return self.head(self.dropout(torch.cat(summaries, dim=-1))).squeeze(-1)
+
+
+class EnsembleModel(nn.Module):
+    """The mean prediction of several models of one config, each trained from its own start (08_model_comparison).
+
+    Averaging cancels part of what each member learned from noise; with few courses that is most of the error.
+    """
+
+    def __init__(self, vocab_size: int, config: ModelConfig) -> None:
+        super().__init__()
+        self.config, self.next_head = config, None
+        member = replace(config, ensemble_size=1)
+        self.members = nn.ModuleList(make_model(vocab_size, member) for _ in range(config.ensemble_size))
+
+    def forward(self, padded: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The members' mean score per course."""
+        return torch.stack([member(padded, lengths) for member in self.members]).mean(dim=0)
+
+
+def reverse_courses(padded: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Each course read from its last module to its first, padding left at the end."""
+    steps = torch.arange(padded.shape[1], device=padded.device)
+    index = lengths.to(padded.device).unsqueeze(1) - 1 - steps
+    return torch.where(index >= 0, padded.gather(1, index.clamp(min=0)), torch.zeros_like(padded))
+
+
 def next_module_loss(logits: torch.Tensor, padded: torch.Tensor) -> torch.Tensor:
     """Cross-entropy of predicting module t+1 from the prefix up to t; padding (index 0) is ignored."""
     targets = padded[:, 1:]
@@ -107,7 +246,14 @@ def torch_rng(generator: torch.Generator):
 def build_model(vocab_size: int, config: ModelConfig, generator: torch.Generator) -> TherapySequenceModel:
     """A freshly initialised model whose weights come from ``generator`` (02_embedding_lstm_model)."""
     with torch_rng(generator):
-        return TherapySequenceModel(vocab_size, config)
+        return make_model(vocab_size, config)
+
+
+def make_model(vocab_size: int, config: ModelConfig) -> nn.Module:
+    """The original class for the original shape, an ensemble or the general class otherwise (torch's RNG)."""
+    if config.ensemble_size > 1:
+        return EnsembleModel(vocab_size, config)
+    return TherapySequenceModel(vocab_size, config) if config.is_original else SequenceRegressor(vocab_size, config)
 
 
 def _atomic_write(path: Path, write) -> None:
@@ -164,7 +310,7 @@ def load_checkpoint(directory: str | Path, expected_vocab: Vocabulary | None = N
         raise ValueError(f"{str(weights)!r} is not a readable checkpoint: {type(err).__name__}") from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"{str(weights)!r} holds a {type(state).__name__}, not a state dict of tensors")
-    model = TherapySequenceModel(len(vocab), config)
+    model = make_model(len(vocab), config)
     try:
         model.load_state_dict(state)
     except RuntimeError as err:

@@ -1,6 +1,7 @@
 """Figures: training curves, predicted vs actual, and the embedding map (seaborn).
 
-Taught in ``03_training.ipynb`` and ``05_module_embeddings.ipynb``.
+Taught in ``03_training.ipynb``, ``05_module_embeddings.ipynb``, ``07_transfer_learning.ipynb`` and
+``08_model_comparison.ipynb``; recommendations in ``09_optimizing_courses.ipynb``.
 """
 
 from __future__ import annotations
@@ -48,5 +49,84 @@ def embedding_map_figure(coords: pd.DataFrame, groups: Mapping[str, str] | None 
     for module, (x, y) in coords[["x", "y"]].iterrows():
         ax.annotate(module, (x, y), xytext=(5, 5), textcoords="offset points")
     ax.set(title=title, xlabel="dimension 1", ylabel="dimension 2")
+    fig.tight_layout()
+    return fig
+
+
+def learning_curve_figure(runs: pd.DataFrame, oracle_r2: float, reference_r2: float | None = None,
+                          title: str = "Learning curves on the target task (mean ± sd over seeds)") -> Figure:
+    """Test R² against training courses (log x) per starting point, with the oracle's ceiling (07_transfer_learning).
+
+    ``reference_r2`` draws a dashed line, e.g. random initialisation's R² with all the data, to read savings off.
+    """
+    fig = Figure(figsize=(8, 4.8), dpi=100)
+    ax = fig.subplots()
+    sns.lineplot(data=runs, x="n", y="r2", hue="start", errorbar="sd", marker="o", ax=ax)
+    ax.axhline(oracle_r2, color="black", ls=":", label=f"oracle ({oracle_r2:.3f})")
+    if reference_r2 is not None:
+        ax.axhline(reference_r2, color="grey", ls="--", label=f"random init., all courses ({reference_r2:.3f})")
+    ax.set(title=title, xscale="log", xlabel="training courses from the target population (log scale)",
+           ylabel="test R²")
+    ax.set_xticks(sorted(runs["n"].unique()), labels=[str(n) for n in sorted(runs["n"].unique())])
+    ax.legend(loc="lower right", fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def oracle_share_figure(summary: pd.DataFrame, title: str = "Share of the oracle's R² at n = 500") -> Figure:
+    """One bar per model and preset, mean share of the oracle's R² with the sd over seeds (08_model_comparison)."""
+    fig = Figure(figsize=(9, 0.32 * summary["model"].nunique() * summary["preset"].nunique() + 1.5), dpi=100)
+    ax = fig.subplots()
+    sns.barplot(data=summary, y="model", x="share", hue="preset", ax=ax, orient="h")
+    for container, (_, part) in zip(ax.containers, summary.groupby("preset", sort=False)):
+        centres = [bar.get_y() + bar.get_height() / 2 for bar in container]
+        ax.errorbar(part["share"], centres, xerr=part["share_sd"], fmt="none", ecolor="black", lw=1)
+    ax.axvline(1.0, color="black", ls=":", lw=1)
+    ax.set(title=title, xlabel="test R² / oracle R² (1 = as good as knowing the truth)", ylabel="")
+    fig.tight_layout()
+    return fig
+
+
+def oracle_share_curve_figure(curve: pd.DataFrame, title: str = "Share of the oracle's R² vs courses") -> Figure:
+    """Share of the oracle's R² against the number of courses (log x), one panel per preset (08_model_comparison)."""
+    presets = list(dict.fromkeys(curve["preset"]))
+    fig = Figure(figsize=(5 * len(presets), 4.2), dpi=100)
+    axes = np.atleast_1d(fig.subplots(1, len(presets), sharey=True))
+    for ax, preset in zip(axes, presets):
+        part = curve[curve["preset"] == preset]
+        sns.lineplot(data=part, x="n", y="share", hue="model", marker="o", ax=ax, errorbar="sd")
+        ax.axhline(1.0, color="black", ls=":", lw=1)
+        ax.set(title=f"{preset} preset", xscale="log", xlabel="simulated courses (64 % train, 16 % val)",
+               ylabel="test R² / oracle R²")
+        ax.legend(fontsize="small", loc="lower right")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def regret_figure(table: pd.DataFrame, title: str = "Recommended vs best courses, judged by the truth") -> Figure:
+    """True value of the model's course and of the true optimum per length, and the regret (09_optimizing_courses)."""
+    fig = Figure(figsize=(10, 4), dpi=100)
+    values_ax, regret_ax = fig.subplots(1, 2)
+    values_ax.plot(table["length"], table["true_optimum_value"], "o-", label="true optimum")
+    values_ax.plot(table["length"], table["model_course_true"], "s--", label="model's recommendation")
+    values_ax.set(title=title, xlabel="course length", ylabel="true expected effectiveness")
+    values_ax.legend()
+    regret_ax.bar(table["length"], table["regret"], color="#c62828")
+    regret_ax.axhline(0.02, color="black", ls=":", label="target 0.02")
+    regret_ax.set(title="Regret", xlabel="course length", ylabel="true optimum − model's course")
+    regret_ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def module_effects_figure(effects: pd.DataFrame, title: str = "What appending each module does") -> Figure:
+    """Each module's mean effect under several scorers, side by side (09_optimizing_courses)."""
+    long = effects.rename_axis("module").reset_index().melt("module", var_name="according to", value_name="effect")
+    fig = Figure(figsize=(10, 4), dpi=100)
+    ax = fig.subplots()
+    sns.barplot(data=long, x="module", y="effect", hue="according to", ax=ax)
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set(title=title, xlabel="module appended to each test course", ylabel="mean change in effectiveness")
     fig.tight_layout()
     return fig

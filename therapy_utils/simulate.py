@@ -289,6 +289,23 @@ def expected_effectiveness(params: SimulatorParams, courses: pd.Series | list) -
     return (post * clipped_normal_mean(shifted, params.noise_sd)).sum(axis=1)
 
 
+def interventional_effectiveness(params: SimulatorParams, courses: pd.Series | list) -> np.ndarray:
+    """E[effectiveness | do(course)]: give every patient this course, average over the population's severity.
+
+    The causal answer a recommendation needs (09_optimizing_courses). It differs from
+    :func:`expected_effectiveness` only when severity both steers the modules and lowers outcomes:
+    observing a crisis module then also says "this patient is probably severe"; assigning it says nothing.
+    """
+    matrix, lengths = courses_to_matrix(courses, params.modules)
+    if params.preset == "original":
+        return _expected_original(params, matrix, lengths)  # no confounder: observing = intervening
+    mean = _outcome_mean(params, matrix, lengths)
+    levels = np.asarray(params.severity_levels, dtype=float)
+    prior = np.asarray(params.severity_probs, dtype=float)
+    shifted = mean[:, None] - params.severity_strength * params.severity_outcome * levels[None, :]
+    return (prior[None, :] * clipped_normal_mean(shifted, params.noise_sd)).sum(axis=1)
+
+
 def _expected_original(params: SimulatorParams, matrix: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """Original rule: the motif boost applies only when the course *opened* with a motif.
 

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from therapy_utils.data import CourseDataset, Vocabulary, collate_courses, split_courses
 from therapy_utils.model import (
+    BEST_CONFIG,
     ModelConfig,
     TherapySequenceModel,
     build_model,
@@ -27,6 +28,7 @@ from therapy_utils.model import (
     save_checkpoint,
     torch_rng,
 )
+from therapy_utils.simulate import SimulatorParams, preset_params, simulate_courses
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,16 @@ class TrainConfig:
 # The tutorial's choice for the realistic data (03_training): larger batches train 2,000 courses quickly and
 # restoring the best-validation weights stops the last, over-fitted epochs from counting.
 TUTORIAL_TRAIN_CONFIG = TrainConfig(batch_size=32, restore_best=True)
+
+# Larger batches and steps for the best model (08_model_comparison): as accurate here, and five members train in
+# the time one original model takes.
+BEST_TRAIN_CONFIG = TrainConfig(batch_size=64, lr=3e-3, restore_best=True)
+
+# The models the command line and the notebooks name: the original for parity, the best for accuracy.
+NAMED_MODELS: dict[str, tuple[ModelConfig, TrainConfig]] = {
+    "original": (ModelConfig(), TrainConfig()),
+    "best": (BEST_CONFIG, BEST_TRAIN_CONFIG),
+}
 
 
 @dataclass
@@ -154,10 +166,98 @@ def fit_new_model(parts: dict[str, pd.DataFrame], vocab: Vocabulary, model_confi
     """Initialise a model and train it from one generator seeded with ``seed`` (03_training).
 
     The same seed gives the same weights, shuffles and dropout masks as the original script's global seed.
-    ``train_options`` go to :func:`train_model` (device, progress, log, on_epoch).
+    An ensemble's members are trained one after another from the same generator, each with its own early stop;
+    the history then has a ``member`` column. ``train_options`` go to :func:`train_model` (device, progress, ...).
     """
     generator = torch.Generator().manual_seed(seed)
-    model = build_model(len(vocab), model_config, generator)
+    if model_config.ensemble_size == 1:
+        model = build_model(len(vocab), model_config, generator)
+        return model, train_model(model, parts["train"], parts["val"], vocab, train_config, generator, **train_options)
+    ensemble = build_model(len(vocab), model_config, generator)
+    results = []
+    for member in ensemble.members:  # each drew its own initial weights when the ensemble was built
+        results.append(train_model(member, parts["train"], parts["val"], vocab, train_config, generator,
+                                   **train_options))
+    history = pd.concat([r.history.assign(member=i) for i, r in enumerate(results)], ignore_index=True)
+    return ensemble.eval(), TrainResult(history, sum(r.epochs for r in results), max(r.best_epoch for r in results),
+                                        all(r.stopped_early for r in results), sum(r.seconds for r in results))
+
+
+# Small initial embeddings, as in MULTITASK_CONFIG: training, not the random start, shapes the vectors we reuse.
+TRANSFER_MODEL_CONFIG = ModelConfig(embedding_init_std=0.05)
+
+
+@dataclass(frozen=True)
+class TransferSetup:
+    """The transfer-learning experiment of 07_transfer_learning, shared with ``benchmarks/transfer.py``.
+
+    Source: a large realistic population. Target: a related population whose modules work differently
+    (``target_overrides`` of the realistic preset), from which only a few courses are available.
+    """
+
+    source_courses: int = 5000
+    source_seed: int = 100
+    target_overrides: tuple[tuple[str, object], ...] = (
+        ("module_effects", (("A", 0.0), ("F", 0.06), ("C", 0.0), ("N", 0.04), ("O", 0.04))),
+        ("motif_boost", 0.08))
+    target_pool: int = 3000
+    target_test: int = 1000
+    target_seed: int = 200
+    sizes: tuple[int, ...] = (50, 100, 200, 400, 800, 1600)
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    train_seed: int = 0
+    model_config: ModelConfig = TRANSFER_MODEL_CONFIG
+    pretrain_config: TrainConfig = TrainConfig(batch_size=64, restore_best=True)
+    train_config: TrainConfig = TrainConfig(restore_best=True)
+    # a smaller step keeps fine-tuning near the pre-trained weights instead of undoing them in the first epochs
+    fine_tune_config: TrainConfig = TrainConfig(lr=3e-4, restore_best=True)
+
+    def source(self) -> pd.DataFrame:
+        """The large population to pre-train on."""
+        return simulate_courses(preset_params("realistic"), self.source_courses, self.source_seed)
+
+    def target_params(self) -> SimulatorParams:
+        """The related population: the realistic preset with ``target_overrides``."""
+        return preset_params("realistic", **dict(self.target_overrides))
+
+    def train_config_for(self, start: str) -> TrainConfig:
+        """Fine-tuning a whole pre-trained model takes smaller steps; every other start trains as usual."""
+        return self.fine_tune_config if start == "fine-tuned model" else self.train_config
+
+    def target(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """A pool to draw the few training courses from, and a fixed test table."""
+        courses = simulate_courses(self.target_params(), self.target_pool + self.target_test, self.target_seed)
+        pool, test = courses.iloc[:self.target_pool], courses.iloc[self.target_pool:]
+        return pool.reset_index(drop=True), test.reset_index(drop=True)
+
+
+TRANSFER_SETUP = TransferSetup()
+
+
+TRANSFER_STARTS: tuple[str, ...] = ("random", "frozen embeddings", "fine-tuned embeddings", "fine-tuned model")
+
+
+def fit_transfer(start: str, parts: dict[str, pd.DataFrame], vocab: Vocabulary, train_config: TrainConfig, seed: int,
+                 pretrained: TherapySequenceModel, embeddings: pd.DataFrame | None = None,
+                 **train_options) -> tuple[TherapySequenceModel, TrainResult]:
+    """Learn a target task from one of :data:`TRANSFER_STARTS` (07_transfer_learning).
+
+    ``random``: a fresh model of ``pretrained``'s shape; ``frozen``/``fine-tuned embeddings``: fresh LSTM and
+    head on top of ``embeddings`` (a table read from a file; by default ``pretrained``'s own), kept fixed or
+    trained; ``fine-tuned model``: every pre-trained weight as the starting point. ``pretrained`` is not changed.
+    """
+    from therapy_utils.embeddings import embedding_table, use_pretrained_embeddings
+
+    if start not in TRANSFER_STARTS:
+        raise ValueError(f"unknown starting point {start!r}; choose one of {list(TRANSFER_STARTS)}")
+    generator = torch.Generator().manual_seed(seed)
+    if start == "fine-tuned model":
+        model = copy.deepcopy(pretrained).cpu()
+    else:
+        model = build_model(len(vocab), pretrained.config, generator)
+    if start in ("frozen embeddings", "fine-tuned embeddings"):
+        table = embedding_table(pretrained, vocab) if embeddings is None else embeddings
+        use_pretrained_embeddings(model, vocab, table, freeze=start == "frozen embeddings")
     result = train_model(model, parts["train"], parts["val"], vocab, train_config, generator, **train_options)
     return model, result
 

@@ -236,3 +236,42 @@ class CourseBuilder:
 
     def _epoch_done(self, row: dict) -> None:
         self.progress.value = int(row["epoch"])
+
+
+class CourseRecommender:
+    """Pick a length and the opening modules; see the model's best course, its predicted and true value.
+
+    Taught in 09_optimizing_courses. The model's course comes from :func:`optimize.beam_search`; the truth
+    column is the simulator's interventional expectation, so the gap is the price of trusting the model.
+    """
+
+    def __init__(self, model_score, truth_score, modules: tuple[str, ...], lengths: range = range(3, 13),
+                 beam_width: int = 200) -> None:
+        from therapy_utils.optimize import beam_search
+
+        self._search, self.model_score, self.truth_score = beam_search, model_score, truth_score
+        self.modules, self.beam_width = tuple(modules), beam_width
+        self.length = w.IntSlider(value=8, min=lengths.start, max=lengths.stop - 1, description="Length",
+                                  continuous_update=False).add_class("tr-length")
+        self.opening = w.TagsInput(value=[], allowed_tags=list(self.modules), allow_duplicates=True,
+                                   description="Opening").add_class("tr-opening")
+        self.result = w.HTML().add_class("tr-result")
+        self.app = w.VBox([w.HTML("<b>Recommend a course</b> — type opening modules (e.g. A, then B)"),
+                           w.HBox([self.length, self.opening]), self.result]).add_class("tr-app")
+        self.length.observe(lambda _: self.refresh(), names="value")
+        self.opening.observe(lambda _: self.refresh(), names="value")
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Search again for the current length and opening and show the course, predicted and true values."""
+        opening = tuple(self.opening.value)
+        if len(opening) > self.length.value:
+            self.result.value = (f"<span class='tr-error'>The opening has {len(opening)} modules; "
+                                 f"the course only {self.length.value}.</span>")
+            return
+        best = self._search(self.model_score, self.modules, self.length.value, opening, self.beam_width).iloc[0]
+        truth = float(self.truth_score([best["course"]])[0])
+        self.recommended, self.predicted, self.true_value = best["course"], float(best["score"]), truth
+        self.result.value = (f"<p>Recommended: <b>{' → '.join(best['course'])}</b></p>"
+                             f"<p>Model's prediction: {best['score']:.3f} · true expected effectiveness if "
+                             f"assigned: {truth:.3f}</p>")

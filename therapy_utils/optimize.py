@@ -1,0 +1,126 @@
+"""Choosing modules with a model: next best module, best course by beam search, regret against the truth.
+
+Taught in ``09_optimizing_courses.ipynb``. A *scorer* maps a list of courses to one number each: a trained model
+(``evaluate.model_scorer``) or the simulator's truth (``truth_scorer``); the searches treat both alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import product
+
+import numpy as np
+import pandas as pd
+
+from therapy_utils.evaluate import Scorer
+from therapy_utils.simulate import SimulatorParams, expected_effectiveness, interventional_effectiveness
+
+
+def truth_scorer(params: SimulatorParams, interventional: bool = True) -> Scorer:
+    """The simulator as a scorer: by default what a course does when assigned (the causal answer)."""
+    truth = interventional_effectiveness if interventional else expected_effectiveness
+    return lambda courses: truth(params, list(courses))
+
+
+def _check(modules: Sequence[str], length: int, opening: Sequence[str]) -> tuple[str, ...]:
+    """Openings must use known modules and fit in the length."""
+    unknown = [m for m in opening if m not in modules]
+    if unknown:
+        raise ValueError(f"opening module {unknown[0]!r} is not one of {list(modules)}")
+    if not len(opening) <= length or length < 1:
+        raise ValueError(f"course length {length!r} must be at least 1 and at least the opening's {len(opening)}")
+    return tuple(opening)
+
+
+def beam_search(score: Scorer, modules: Sequence[str], length: int, opening: Sequence[str] = (),
+                beam_width: int = 200) -> pd.DataFrame:
+    """The best courses of ``length`` that start with ``opening``, best first (09_optimizing_courses).
+
+    Each step extends every kept course by every module and keeps the ``beam_width`` best by ``score``
+    of the course so far. Wide enough (``len(modules) ** (length - 1)``) it is exhaustive.
+    """
+    beams = [_check(modules, length, opening)]
+    for _ in range(length - len(beams[0])):
+        candidates = [(*course, module) for course in beams for module in modules]
+        scores = np.asarray(score(candidates))
+        beams = [candidates[i] for i in np.argsort(-scores, kind="stable")[:beam_width]]
+    scores = np.asarray(score(beams))
+    order = np.argsort(-scores, kind="stable")
+    return pd.DataFrame({"course": [beams[i] for i in order], "score": scores[order]})
+
+
+def brute_force(score: Scorer, modules: Sequence[str], length: int, opening: Sequence[str] = ()) -> pd.DataFrame:
+    """Every completion scored, best first: the check on beam search for short courses."""
+    opening = _check(modules, length, opening)
+    courses = [opening + tail for tail in product(modules, repeat=length - len(opening))]
+    scores = np.asarray(score(courses))
+    order = np.argsort(-scores, kind="stable")
+    return pd.DataFrame({"course": [courses[i] for i in order], "score": scores[order]})
+
+
+def regret_table(model: Scorer, truth: Scorer, modules: Sequence[str], lengths: Sequence[int],
+                 beam_width: int = 200) -> pd.DataFrame:
+    """Per length: the model's recommended course, the true optimum, and the regret between them.
+
+    regret = truth(best course under the truth) − truth(model's course). Both searches use the same beam, so
+    regret measures the model, not the search; the true optimum is itself a beam search's answer (exact for
+    short courses, see the tests), and a model's course that the truth rates higher counts as regret 0.
+    """
+    rows = []
+    for length in lengths:
+        chosen = beam_search(model, modules, length, beam_width=beam_width).iloc[0]
+        optimum = beam_search(truth, modules, length, beam_width=beam_width).iloc[0]
+        chosen_truth = float(truth([chosen["course"]])[0])
+        best_truth = max(float(optimum["score"]), chosen_truth)
+        rows.append({"length": length, "model_course": " ".join(chosen["course"]),
+                     "model_predicted": float(chosen["score"]), "model_course_true": chosen_truth,
+                     "true_optimum": " ".join(optimum["course"]), "true_optimum_value": best_truth,
+                     "regret": best_truth - chosen_truth})
+    return pd.DataFrame(rows)
+
+
+def module_effects(score: Scorer, courses: Sequence[Sequence[str]], modules: Sequence[str]) -> pd.Series:
+    """Mean change in score from appending each module to each course: a module's effect as ``score`` sees it.
+
+    Under the interventional truth this is the module's causal effect; under a model trained on observational
+    data it is what the model learned, confounding included (09_optimizing_courses).
+    """
+    courses = [tuple(c) for c in courses]
+    base = np.asarray(score(courses))
+    effects = {m: float(np.mean(np.asarray(score([(*c, m) for c in courses])) - base)) for m in modules}
+    return pd.Series(effects, name="effect").rename_axis("module")
+
+
+def severity_token(level: float) -> str:
+    """The pseudo-module that carries a patient's baseline severity into a course: ``severity=1`` etc."""
+    return f"severity={level:g}"
+
+
+def with_severity_tokens(courses: pd.DataFrame) -> pd.DataFrame:
+    """Prefix each course with its baseline severity, so a sequence model can adjust for it (09_optimizing_courses).
+
+    Severity is known before treatment starts (a baseline covariate); the first position is a simple way to
+    give it to any model of this series without changing the model.
+    """
+    if "severity" not in courses.columns:
+        raise ValueError("the course table has no 'severity' column to adjust for")
+    table = courses.copy()
+    table["modules"] = [(severity_token(level), *course) for level, course in zip(table["severity"], table["modules"])]
+    return table
+
+
+def standardized_scorer(score: Scorer, levels: Sequence[float], probabilities: Sequence[float]) -> Scorer:
+    """Average a severity-aware scorer over the population's severity mix (the g-formula, 09_optimizing_courses).
+
+    ``score`` sees courses that start with a severity token; the result scores plain courses as if assigned to
+    everyone, which is what a recommendation needs.
+    """
+    if not np.isclose(sum(probabilities), 1.0):
+        raise ValueError(f"severity probabilities {list(probabilities)} do not sum to 1")
+
+    def standardized(courses: Sequence[Sequence[str]]) -> np.ndarray:
+        courses = [tuple(c) for c in courses]
+        return sum(p * np.asarray(score([(severity_token(level), *c) for c in courses]))
+                   for level, p in zip(levels, probabilities))
+
+    return standardized
