@@ -251,6 +251,46 @@ def encode_padded(courses: Sequence[Sequence[str]], vocab: Vocabulary) -> tuple[
     return torch.from_numpy(padded), torch.from_numpy(lengths)
 
 
+@dataclass(frozen=True)
+class EncodedCourses:
+    """A course table encoded once into tensors: the fast path's input (benchmarks/speed.py, 03_training).
+
+    Built with :func:`encode_padded`; targets are NaN when the table has no ``effectiveness``.
+    """
+
+    padded: torch.Tensor
+    lengths: torch.Tensor
+    targets: torch.Tensor
+
+    @classmethod
+    def from_courses(cls, courses: pd.DataFrame, vocab: Vocabulary) -> EncodedCourses:
+        padded, lengths = encode_padded(list(courses["modules"]), vocab)
+        scores = courses["effectiveness"] if "effectiveness" in courses else np.full(len(courses), np.nan)
+        return cls(padded, lengths, torch.tensor(np.asarray(scores, dtype=np.float64), dtype=torch.float32))
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+
+def length_buckets(lengths: torch.Tensor, batch_size: int, shuffle: bool) -> list[torch.Tensor]:
+    """Index batches in which every course has the same length, so a batch needs no padding and no packing.
+
+    With ``shuffle``, courses are permuted within each length and the batches' order is permuted, drawing
+    from torch's random stream (``train_model`` runs this inside ``torch_rng(generator)``).
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size!r}")
+    batches = []
+    for length in torch.unique(lengths).tolist():
+        members = torch.nonzero(lengths == length).squeeze(1)
+        if shuffle:
+            members = members[torch.randperm(len(members))]
+        batches += list(torch.split(members, batch_size))
+    if shuffle:
+        batches = [batches[i] for i in torch.randperm(len(batches)).tolist()]
+    return batches
+
+
 class CourseDataset(Dataset):
     """Encoded courses and their effectiveness, one item per course."""
 

@@ -21,16 +21,23 @@ from therapy_utils.train import make_loader
 
 
 def predict(model: TherapySequenceModel, courses: pd.DataFrame | Sequence[Sequence[str]], vocab: Vocabulary,
-            batch_size: int = 16) -> np.ndarray:
-    """Predicted effectiveness (float32) for a course table or a list of courses (04_evaluation)."""
+            batch_size: int = 16, bucketing: bool = False) -> np.ndarray:
+    """Predicted effectiveness (float32) for a course table or a list of courses, in table order (04_evaluation).
+
+    ``bucketing`` runs equal-length batches from tensors built once (the fast path of benchmarks/speed.py).
+    """
     table = courses if isinstance(courses, pd.DataFrame) else pd.DataFrame({"modules": [tuple(c) for c in courses]})
     device = next(model.parameters()).device
     model.eval()
+    loader = make_loader(table, vocab, batch_size, shuffle=False, bucketing=bucketing)
     outputs = []
     with torch.inference_mode():
-        for padded, lengths, _ in make_loader(table, vocab, batch_size, shuffle=False):
+        for padded, lengths, _ in loader:
             outputs.append(model(padded.to(device), lengths).cpu())
-    return torch.cat(outputs).numpy()
+    predictions = torch.cat(outputs)
+    if bucketing:  # batches came grouped by length: put each prediction back in its row
+        predictions = torch.empty_like(predictions).index_copy_(0, torch.cat(loader.indices), predictions)
+    return predictions.numpy()
 
 
 Scorer = Callable[[list[tuple[str, ...]]], np.ndarray]

@@ -97,11 +97,10 @@ class TherapySequenceModel(nn.Module):
         if config.embedding_init_std is not None:
             nn.init.normal_(self.embedding.weight, std=config.embedding_init_std)
 
-    def _encode(self, padded: torch.Tensor, lengths: torch.Tensor) -> tuple[nn.utils.rnn.PackedSequence, torch.Tensor]:
-        """Run the LSTM over the packed batch: per-step outputs and the last hidden state."""
-        embedded = self.embedding(padded)
-        packed = nn.utils.rnn.pack_padded_sequence(embedded, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        outputs, (hidden, _) = self.lstm(packed)
+    def _encode(self, padded: torch.Tensor, lengths: torch.Tensor,
+                steps: bool = False) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """Run the LSTM over the batch: per-step outputs (when ``steps``) and the last hidden state."""
+        outputs, (hidden, _) = run_recurrent(self.lstm, self.embedding(padded), lengths, steps)
         return outputs, hidden[-1]
 
     def forward(self, padded: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -113,8 +112,7 @@ class TherapySequenceModel(nn.Module):
         """Scores and, at every position, logits over the module that comes next (05_module_embeddings)."""
         if self.next_head is None:
             raise ValueError("this model has no next-module head; set ModelConfig(next_module_weight=...) > 0")
-        outputs, last = self._encode(padded, lengths)
-        steps, _ = nn.utils.rnn.pad_packed_sequence(outputs, batch_first=True, total_length=padded.shape[1])
+        steps, last = self._encode(padded, lengths, steps=True)
         return self.fc(self.dropout(last)).squeeze(-1), self.next_head(self.dropout(steps)) @ self.embedding.weight.T
 
 
@@ -161,13 +159,10 @@ class SequenceRegressor(nn.Module):
                 raise ValueError(f"a course of {padded.shape[1]} modules exceeds max_length {self.config.max_length}")
             x = x + self.position.weight[: padded.shape[1]]
         if self.config.architecture in ("lstm", "gru"):
-            packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-            outputs, hidden = self.encoder(packed)
+            outputs, hidden = run_recurrent(self.encoder, x, lengths, steps=self.config.pooling != "last")
             hidden = hidden[0] if self.config.architecture == "lstm" else hidden
             directions = 2 if self.config.bidirectional else 1
-            last = torch.cat(list(hidden[-directions:]), dim=-1)
-            outputs, _ = nn.utils.rnn.pad_packed_sequence(outputs, batch_first=True, total_length=padded.shape[1])
-            return outputs, last
+            return outputs, torch.cat(list(hidden[-directions:]), dim=-1)
         mask = (padded != 0).unsqueeze(-1)
         if self.config.architecture == "cnn":
             return self.encoder((x * mask).transpose(1, 2)).transpose(1, 2) * mask, None
@@ -210,6 +205,23 @@ class EnsembleModel(nn.Module):
     def forward(self, padded: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """The members' mean score per course."""
         return torch.stack([member(padded, lengths) for member in self.members]).mean(dim=0)
+
+
+def run_recurrent(rnn: nn.LSTM | nn.GRU, inputs: torch.Tensor, lengths: torch.Tensor,
+                  steps: bool = True) -> tuple[torch.Tensor | None, object]:
+    """Per-step outputs (zero at padding; None unless ``steps``) and final states, padding invisible to the rnn.
+
+    A batch of mixed lengths is packed; a batch whose courses all fill it (length bucketing) runs as it is,
+    which gives the same numbers without the cost of packing (benchmarks/speed.py).
+    """
+    if bool((lengths == inputs.shape[1]).all()):
+        return rnn(inputs)
+    packed = nn.utils.rnn.pack_padded_sequence(inputs, lengths.cpu(), batch_first=True, enforce_sorted=False)
+    outputs, state = rnn(packed)
+    if not steps:
+        return None, state
+    outputs, _ = nn.utils.rnn.pad_packed_sequence(outputs, batch_first=True, total_length=inputs.shape[1])
+    return outputs, state
 
 
 def reverse_courses(padded: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

@@ -189,26 +189,54 @@ def transition_matrices(params: SimulatorParams) -> tuple[np.ndarray, np.ndarray
 
 
 def _simulate_markov(params: SimulatorParams, n: int, seed: int) -> pd.DataFrame:
-    """Vectorised Markov generator: one step of all courses at a time."""
+    """Vectorised Markov generator: one step of all courses at a time (1,000,000 courses in a few seconds)."""
     rng = np.random.default_rng(seed)
     starts, trans = transition_matrices(params)
-    severity = rng.choice(len(params.severity_levels), size=n, p=params.severity_probs)
+    n_levels, n_modules = starts.shape
+    severity = rng.choice(n_levels, size=n, p=params.severity_probs)
     lengths = rng.integers(params.min_length, params.max_length + 1, size=n)
-    cum_start, cum_trans = np.cumsum(starts, axis=1), np.cumsum(trans, axis=2)
-    n_modules = len(params.modules)
-    matrix = np.empty((n, params.max_length), dtype=np.int64)
-    matrix[:, 0] = np.minimum((rng.random(n)[:, None] > cum_start[severity]).sum(1), n_modules - 1)
+    start_table = _stacked_cdf(starts)
+    step_table = _stacked_cdf(trans.reshape(n_levels * n_modules, n_modules))
+    matrix = np.empty((n, params.max_length), dtype=np.int8 if n_modules < 127 else np.int64)
+    matrix[:, 0] = _inverse_cdf(start_table, severity, rng.random(n), n_modules)
     for t in range(1, params.max_length):
-        cum = cum_trans[severity, matrix[:, t - 1]]
-        matrix[:, t] = np.minimum((rng.random(n)[:, None] > cum).sum(1), n_modules - 1)
+        state = severity * n_modules + matrix[:, t - 1]
+        matrix[:, t] = _inverse_cdf(step_table, state, rng.random(n), n_modules)
     noise = rng.normal(0.0, params.noise_sd, size=n)
     matrix[np.arange(params.max_length)[None, :] >= lengths[:, None]] = -1
     levels = np.asarray(params.severity_levels)[severity]
     mean = _outcome_mean(params, matrix, lengths) - params.severity_strength * params.severity_outcome * levels
-    letters = np.asarray(params.modules)
-    courses = [tuple(letters[row[:k]]) for row, k in zip(matrix, lengths)]
-    return pd.DataFrame({"course_id": np.arange(n), "modules": courses,
+    return pd.DataFrame({"course_id": np.arange(n), "modules": _matrix_to_courses(matrix, params.modules),
                          "effectiveness": np.clip(mean + noise, 0.0, 1.0), "severity": levels})
+
+
+def _stacked_cdf(rows: np.ndarray) -> np.ndarray:
+    """Cumulative rows laid end to end, row ``r`` shifted by ``r``: one sorted array that serves every row."""
+    return (np.cumsum(rows, axis=1) + np.arange(len(rows))[:, None]).ravel()
+
+
+def _inverse_cdf(table: np.ndarray, row: np.ndarray, u: np.ndarray, width: int) -> np.ndarray:
+    """For each draw, the first category whose cumulative probability in its ``row`` reaches ``u``.
+
+    One binary search over :func:`_stacked_cdf` replaces a (courses × categories) comparison per step; it picks
+    the same category as counting ``u > cdf`` except when ``u`` lies within about 1e-14 of a boundary.
+    """
+    found = np.searchsorted(table, row + u, side="left") - row * width
+    return np.minimum(found, width - 1)
+
+
+def _matrix_to_courses(matrix: np.ndarray, modules: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """Rows of module indices (−1 padded) → tuples of letters, via one byte string per row.
+
+    Single-letter names only (else a plain loop); the letters are Python's shared one-character strings,
+    so a million courses cost tuples, not a million times twenty string objects.
+    """
+    if any(len(m) != 1 or not m.isascii() for m in modules):
+        return [tuple(modules[i] for i in row if i >= 0) for row in matrix.tolist()]
+    codes = np.frombuffer("".join(modules).encode("ascii"), dtype=np.uint8)
+    chars = np.where(matrix >= 0, codes[np.maximum(matrix, 0)], 0).astype(np.uint8)
+    rows = np.ascontiguousarray(chars).view(f"S{matrix.shape[1]}").ravel()
+    return list(map(tuple, rows.astype(f"U{matrix.shape[1]}").tolist()))
 
 
 def courses_to_matrix(courses: pd.Series | list, modules: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:

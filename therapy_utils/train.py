@@ -6,6 +6,7 @@ Taught in ``03_training.ipynb``.
 from __future__ import annotations
 
 import copy
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +18,14 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from therapy_utils.data import CourseDataset, Vocabulary, collate_courses, split_courses
+from therapy_utils.data import (
+    CourseDataset,
+    EncodedCourses,
+    Vocabulary,
+    collate_courses,
+    length_buckets,
+    split_courses,
+)
 from therapy_utils.model import (
     BEST_CONFIG,
     ModelConfig,
@@ -44,6 +52,7 @@ class TrainConfig:
     lr_factor: float = 0.5
     restore_best: bool = False  # original: keep the last epoch's weights
     weighted_val_loss: bool = False  # original: mean of per-batch means
+    bucketing: bool = False  # original: a DataLoader padding each shuffled batch; True: the fast path
 
 
 # The tutorial's choice for the realistic data (03_training): larger batches train 2,000 courses quickly and
@@ -53,6 +62,10 @@ TUTORIAL_TRAIN_CONFIG = TrainConfig(batch_size=32, restore_best=True)
 # Larger batches and steps for the best model (08_model_comparison): as accurate here, and five members train in
 # the time one original model takes.
 BEST_TRAIN_CONFIG = TrainConfig(batch_size=64, lr=3e-3, restore_best=True)
+
+# The fast path (benchmarks/speed.py): equal-length batches of 512 sliced from tensors built once, the validation
+# loss weighted per course (batches differ in size), larger steps for the larger batches.
+FAST_TRAIN_CONFIG = TrainConfig(batch_size=512, lr=3e-3, bucketing=True, weighted_val_loss=True, restore_best=True)
 
 # The models the command line and the notebooks name: the original for parity, the best for accuracy.
 NAMED_MODELS: dict[str, tuple[ModelConfig, TrainConfig]] = {
@@ -79,10 +92,39 @@ def select_device(device: str | torch.device | None = None) -> torch.device:
     return torch.device(device)
 
 
-def make_loader(courses: pd.DataFrame, vocab: Vocabulary, batch_size: int, shuffle: bool) -> DataLoader:
-    """A DataLoader over a course table that pads each batch (02_embedding_lstm_model)."""
+def make_loader(courses: pd.DataFrame, vocab: Vocabulary, batch_size: int, shuffle: bool,
+                bucketing: bool = False) -> DataLoader | BucketedBatches:
+    """Batches of ``(padded, lengths, targets)`` (02_embedding_lstm_model).
+
+    The default is the original's DataLoader, padding each batch as it goes; ``bucketing`` gives the fast
+    path, :class:`BucketedBatches`.
+    """
+    if bucketing:
+        return BucketedBatches(EncodedCourses.from_courses(courses, vocab), batch_size, shuffle)
     return DataLoader(CourseDataset(courses, vocab), batch_size=batch_size, shuffle=shuffle,
                       collate_fn=collate_courses)
+
+
+class BucketedBatches:
+    """Equal-length batches sliced from tensors built once: no per-batch padding, no packing (benchmarks/speed.py).
+
+    Iterating again reshuffles (when ``shuffle``), like a DataLoader; ``indices`` lists each batch's rows
+    in the order of the last pass, so predictions can be put back in table order.
+    """
+
+    def __init__(self, encoded: EncodedCourses, batch_size: int, shuffle: bool) -> None:
+        self.encoded, self.batch_size, self.shuffle = encoded, batch_size, shuffle
+        self.indices: list[torch.Tensor] = []
+
+    def __len__(self) -> int:
+        counts = torch.unique(self.encoded.lengths, return_counts=True)[1]
+        return int(sum(math.ceil(c / self.batch_size) for c in counts.tolist()))
+
+    def __iter__(self):
+        self.indices = length_buckets(self.encoded.lengths, self.batch_size, self.shuffle)
+        for index in self.indices:
+            length = int(self.encoded.lengths[index[0]])
+            yield self.encoded.padded[index, :length], self.encoded.lengths[index], self.encoded.targets[index]
 
 
 def _run_epoch(model: TherapySequenceModel, loader: DataLoader, device: torch.device,
@@ -119,8 +161,8 @@ def train_model(model: TherapySequenceModel, train: pd.DataFrame, val: pd.DataFr
     """
     device = select_device(device)
     model.to(device)
-    train_loader = make_loader(train, vocab, config.batch_size, shuffle=True)
-    val_loader = make_loader(val, vocab, config.batch_size, shuffle=False)
+    train_loader = make_loader(train, vocab, config.batch_size, shuffle=True, bucketing=config.bucketing)
+    val_loader = make_loader(val, vocab, config.batch_size, shuffle=False, bucketing=config.bucketing)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, patience=config.lr_patience,
                                                            factor=config.lr_factor)
