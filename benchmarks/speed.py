@@ -256,22 +256,26 @@ def main(argv: list[str] | None = None) -> int:
 
     results: dict = {"quick": args.quick, "repeats": repeats, "machine": {
         "python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
-        "threads": torch.get_num_threads(), "cpus": os.cpu_count(), "processor": platform.processor() or "?"}}
-    if "parity" in args.only:
-        results["parity"] = parity(args.original, repeats)
-    if "simulate" in args.only:
-        results["simulate"] = simulate_section(20_000 if args.quick else 1_000_000,
-                                               2_000 if args.quick else 100_000, repeats)
-    if "training" in args.only:
-        results["training"] = training_section((1_000, 5_000) if args.quick else (1_000, 10_000, 100_000, 1_000_000),
-                                               (5, 10) if args.quick else (5, 10, 20, 40, 80),
-                                               simple_max=100_000, repeats=repeats)
-    if "notebooks" in args.only and not args.quick:
-        results["notebooks"] = notebooks_section()
+        "threads": torch.get_num_threads(), "cpus": os.cpu_count(), "processor": platform.processor() or platform.machine()}}
     args.out.mkdir(parents=True, exist_ok=True)
     name = "speed_quick" if args.quick else "speed"
-    (args.out / f"{name}.json").write_text(json.dumps(results, indent=1))
-    (args.out / f"{name}.md").write_text(markdown(results))
+    saved = args.out / f"{name}.json"
+    # sections run separately are merged into the saved file; each is written as soon as it is measured
+    results = {**(json.loads(saved.read_text()) if saved.is_file() else {}), **results}
+    sections = {
+        "parity": lambda: parity(args.original, repeats),
+        "simulate": lambda: simulate_section(20_000 if args.quick else 1_000_000, 2_000 if args.quick else 100_000,
+                                             repeats),
+        "training": lambda: training_section((1_000, 5_000) if args.quick else (1_000, 10_000, 100_000, 1_000_000),
+                                             (5, 10) if args.quick else (5, 10, 20, 40, 60), simple_max=100_000,
+                                             repeats=repeats),
+        "notebooks": notebooks_section}
+    for section in args.only:
+        if section == "notebooks" and args.quick:
+            continue
+        results[section] = sections[section]()
+        saved.write_text(json.dumps(results, indent=1))
+        (args.out / f"{name}.md").write_text(markdown(results))
     print(markdown(results))
     return 0
 

@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, default=Path("results"), help="folder for the figures (default: results)")
     run.add_argument("--json", type=Path, help="also write the metrics to this JSON file")
     run.add_argument("--save-model", type=Path, help="save the trained model (state dict + JSON) to this folder")
+    run.add_argument("--shuffled", action="store_true",
+                     help="also train the same model on courses whose modules are shuffled within each course and "
+                          "report its test R² (shuffled_r2): how much the model's accuracy owes to module order")
     run.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda (default: auto)")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     sim = commands.add_parser("simulate", help="write simulated courses as a CSV in the reference shape",
@@ -150,6 +153,20 @@ def _train(courses, parts: dict, seed: int, device: str, progress: bool, model_n
     return model.cpu(), vocab, result, y_test, predictions, metrics
 
 
+def _shuffled_control(parts: dict, vocab, seed: int, device: str, model_name: str) -> dict:
+    """The same model, trained and tested on courses shuffled within each course (seeded by ``seed``)."""
+    from therapy_utils.data import shuffle_within_courses
+    from therapy_utils.evaluate import predict, regression_metrics
+    from therapy_utils.train import NAMED_MODELS, fit_new_model
+
+    shuffled = {name: shuffle_within_courses(part, seed + index) for index, (name, part) in enumerate(parts.items())}
+    model, _ = fit_new_model(shuffled, vocab, *NAMED_MODELS[model_name], seed, device=device, progress=False)
+    r2 = regression_metrics(shuffled["test"]["effectiveness"].to_numpy(),
+                            predict(model, shuffled["test"], vocab))["r2"]
+    print(f"Shuffled-order control R² (same model, modules shuffled within each course): {r2:.3f}")
+    return {"shuffled_r2": r2}
+
+
 def _print_yardsticks(params, parts: dict, vocab, y_test: np.ndarray, r2: float) -> dict:
     """What the original could not say: the oracle ceiling and an order-blind baseline."""
     import pandas as pd
@@ -174,7 +191,7 @@ def _print_yardsticks(params, parts: dict, vocab, y_test: np.ndarray, r2: float)
 
 def run_report(preset: str, n_sequences: int, seed: int, data: Path | None, out: Path,
                device: str = "auto", progress: bool = True, save_model: Path | None = None,
-               model_name: str = "original") -> dict:
+               model_name: str = "original", shuffled: bool = False) -> dict:
     """The original script's run and report, plus the oracle, the baseline and (realistic) the embedding checks."""
     from therapy_utils.data import split_courses
     from therapy_utils.embeddings import embedding_table, most_similar, project_2d
@@ -194,6 +211,7 @@ def run_report(preset: str, n_sequences: int, seed: int, data: Path | None, out:
     yardsticks = _print_yardsticks(params, parts, vocab, y_test, metrics["r2"])
     groups = params.group_of() if params is not None and params.preset == "realistic" else None
     embedding_report = _embedding_report(parts, vocab, params, seed, model) if groups else {}
+    controls = _shuffled_control(parts, vocab, seed, device, model_name) if shuffled else {}
     out.mkdir(parents=True, exist_ok=True)
     training_figure(result.history, y_test, predictions, metrics["r2"]).savefig(out / "training_results.png", dpi=120)
     if embeddings is None:
@@ -208,7 +226,7 @@ def run_report(preset: str, n_sequences: int, seed: int, data: Path | None, out:
     return {**metrics, **yardsticks, "epochs": result.epochs, "best_epoch": result.best_epoch,
             "train_seconds": result.seconds, "n_train": len(parts["train"]), "n_val": len(parts["val"]),
             "n_test": len(parts["test"]), "preset": None if data else preset, "seed": seed,
-            "data": None if data is None else str(data), "model": model_name, **embedding_report}
+            "data": None if data is None else str(data), "model": model_name, **embedding_report, **controls}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -220,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             metrics = run_report(args.preset, args.n_sequences, args.seed, args.data, args.out,
                                  device=args.device, progress=not args.no_progress, save_model=args.save_model,
-                                 model_name=args.model)
+                                 model_name=args.model, shuffled=args.shuffled)
             if args.json:
                 args.json.write_text(json.dumps(metrics, indent=2, default=_json_default) + "\n")
     except (ValueError, FileNotFoundError, OSError) as err:

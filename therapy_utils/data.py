@@ -186,6 +186,17 @@ def random_split_indices(n: int, random_state: int = 42, test_size: float = 0.2,
     return {"train": train, "val": val, "test": test}
 
 
+def shuffle_within_courses(courses: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """The same table with each course's modules in a random order: the shuffled-order control (04_evaluation).
+
+    Counts, length and which modules occur are kept; only the order is destroyed. A model that does as well on
+    these courses as on the real ones was not using the order.
+    """
+    rng = np.random.default_rng(seed)
+    shuffled = [tuple(course[i] for i in rng.permutation(len(course))) for course in courses["modules"]]
+    return courses.assign(modules=shuffled)
+
+
 def split_courses(courses: pd.DataFrame, random_state: int = 42) -> dict[str, pd.DataFrame]:
     """Train/val/test tables: the ``split`` column when present (file order), else the random split.
 

@@ -124,3 +124,19 @@ def standardized_scorer(score: Scorer, levels: Sequence[float], probabilities: S
                    for level, p in zip(levels, probabilities))
 
     return standardized
+
+
+def length_curve(score: Scorer, courses: Sequence[Sequence[str]], lengths: Sequence[int]) -> pd.DataFrame:
+    """Mean score of the same courses cut to each length, with its standard error over courses (09_optimizing_courses).
+
+    With :func:`truth_scorer` this is E[effectiveness | do(L sessions)]: exact over patients, a Monte Carlo
+    average over the courses given. With a model it is what the model expects L sessions to do.
+    """
+    short = [length for length in lengths if any(len(c) < length for c in courses)]
+    if short:
+        raise ValueError(f"length {short[0]!r} is longer than some of the courses to cut")
+    rows = []
+    for length in lengths:
+        values = np.asarray(score([tuple(c[:length]) for c in courses]), dtype=float)
+        rows.append({"length": length, "mean": values.mean(), "se": values.std(ddof=1) / np.sqrt(len(values))})
+    return pd.DataFrame(rows).set_index("length")

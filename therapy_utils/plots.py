@@ -130,3 +130,23 @@ def module_effects_figure(effects: pd.DataFrame, title: str = "What appending ea
     ax.set(title=title, xlabel="module appended to each test course", ylabel="mean change in effectiveness")
     fig.tight_layout()
     return fig
+
+
+def length_curve_figure(curves: pd.DataFrame, observed: pd.Series | None = None,
+                        title: str = "What L sessions do") -> Figure:
+    """Mean score per course length for each ``source`` (± 2 standard errors), beside the records' means.
+
+    ``curves`` has columns ``length``, ``mean``, ``se`` and ``source`` (from ``optimize.length_curve``);
+    ``observed`` is the records' mean effectiveness per length (09_optimizing_courses).
+    """
+    fig = Figure(figsize=(8, 4.5), dpi=100)
+    ax = fig.subplots()
+    for source, curve in curves.groupby("source", sort=False):
+        ax.plot(curve["length"], curve["mean"], "o-", label=source)
+        ax.fill_between(curve["length"], curve["mean"] - 2 * curve["se"], curve["mean"] + 2 * curve["se"], alpha=0.2)
+    if observed is not None:
+        ax.plot(observed.index, observed.to_numpy(), "k:", marker="x", label="records: mean outcome at that length")
+    ax.set(title=title, xlabel="sessions (course length)", ylabel="expected effectiveness")
+    ax.legend()
+    fig.tight_layout()
+    return fig

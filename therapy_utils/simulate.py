@@ -84,10 +84,23 @@ class SimulatorParams:
     severity_strength: float = 0.0
     severity_crisis_mass: float = 0.3
     severity_outcome: float = 0.15
+    # realistic: sessions help with diminishing returns, session_gain * (1 - exp(-length / session_scale)),
+    # scaled per patient by a responsiveness drawn from N(1, responsiveness_sd); 0 switches both off
+    session_gain: float = 0.0
+    session_scale: float = 5.0
+    responsiveness_sd: float = 0.0
+    # realistic: None draws each course's length in advance; a number ends a course at the first session (from
+    # min_length on) whose expected progress reaches it, or at max_length: who improves leaves early
+    stopping_threshold: float | None = None
 
     def group_of(self) -> dict[str, str]:
         """Module → group name (realistic preset); explains the colours of the embedding maps."""
         return {m: g for g, members in self.groups for m in members}
+
+
+# 09_optimizing_courses' stopping-rule population: sessions help up to a plateau, patients differ in how much,
+# and a course ends when the patient is doing well enough.
+STOPPING_RULE = {"session_gain": 0.3, "session_scale": 4.0, "responsiveness_sd": 0.6, "stopping_threshold": 0.75}
 
 
 def preset_params(preset: str = "realistic", **overrides: object) -> SimulatorParams:
@@ -203,11 +216,66 @@ def _simulate_markov(params: SimulatorParams, n: int, seed: int) -> pd.DataFrame
         state = severity * n_modules + matrix[:, t - 1]
         matrix[:, t] = _inverse_cdf(step_table, state, rng.random(n), n_modules)
     noise = rng.normal(0.0, params.noise_sd, size=n)
-    matrix[np.arange(params.max_length)[None, :] >= lengths[:, None]] = -1
+    responsiveness = rng.normal(1.0, params.responsiveness_sd, size=n) if params.responsiveness_sd > 0 else 1.0
     levels = np.asarray(params.severity_levels)[severity]
-    mean = _outcome_mean(params, matrix, lengths) - params.severity_strength * params.severity_outcome * levels
-    return pd.DataFrame({"course_id": np.arange(n), "modules": _matrix_to_courses(matrix, params.modules),
-                         "effectiveness": np.clip(mean + noise, 0.0, 1.0), "severity": levels})
+    if params.stopping_threshold is not None:
+        lengths = _stopping_lengths(params, matrix, responsiveness)
+    matrix[np.arange(params.max_length)[None, :] >= lengths[:, None]] = -1
+    mean = (_outcome_mean(params, matrix, lengths) + (responsiveness - 1.0) * session_curve(params, lengths)
+            - params.severity_strength * params.severity_outcome * levels)
+    table = pd.DataFrame({"course_id": np.arange(n), "modules": _matrix_to_courses(matrix, params.modules),
+                          "effectiveness": np.clip(mean + noise, 0.0, 1.0), "severity": levels})
+    if params.responsiveness_sd > 0:
+        table["responsiveness"] = responsiveness  # latent, like severity: for ground-truth lessons only
+    return table
+
+
+def session_curve(params: SimulatorParams, lengths: np.ndarray) -> np.ndarray:
+    """What ``lengths`` sessions add for an average patient: rises, then levels off (09_optimizing_courses)."""
+    return params.session_gain * (1.0 - np.exp(-np.asarray(lengths, dtype=float) / params.session_scale))
+
+
+def _progress_parts(params: SimulatorParams, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Expected progress after each prefix length t = 1..T as ``a + r * b``: ``a`` and ``b``, shape ``(n, T)``.
+
+    ``a`` holds base, module effects, motifs completed so far and fatigue; ``b`` the sessions' curve, which a
+    patient's responsiveness ``r`` scales.
+    """
+    n, width = matrix.shape
+    effects = np.zeros(len(params.modules) + 1)
+    for module, effect in params.module_effects:
+        effects[params.modules.index(module)] = effect
+    a = params.base_mean + effects[matrix].cumsum(axis=1)
+    index = {m: i for i, m in enumerate(params.modules)}
+    for motif in params.motifs:
+        k = len(motif)
+        hit = np.ones((n, max(width - k + 1, 0)), dtype=bool)
+        for offset, module in enumerate(motif):
+            hit &= matrix[:, offset: width - k + 1 + offset] == index[module]
+        completed = np.zeros((n, width))
+        completed[:, k - 1:] = hit
+        a += params.motif_boost * completed.cumsum(axis=1)
+    t = np.arange(1, width + 1)
+    a -= params.fatigue_step * (t > params.fatigue_threshold) + params.fatigue_per_session * np.maximum(
+        t - params.fatigue_threshold, 0)
+    return a, np.broadcast_to(session_curve(params, t), (n, width))
+
+
+def _refuse_confounding(params: SimulatorParams) -> None:
+    """The stopping rule's ground truth assumes no severity confounding; say so instead of being silently wrong."""
+    if params.severity_strength != 0:
+        raise ValueError(f"the stopping rule needs severity_strength 0 (got {params.severity_strength!r}): "
+                         "its ground truth does not model both at once")
+
+
+def _stopping_lengths(params: SimulatorParams, matrix: np.ndarray, responsiveness: np.ndarray | float) -> np.ndarray:
+    """Each course's length under the stopping rule: the first t ≥ min_length whose progress reaches the threshold."""
+    _refuse_confounding(params)
+    a, b = _progress_parts(params, matrix)
+    reached = a + np.reshape(responsiveness, (-1, 1)) * b >= params.stopping_threshold
+    reached[:, : params.min_length - 1] = False
+    reached[:, -1] = True
+    return reached.argmax(axis=1) + 1
 
 
 def _stacked_cdf(rows: np.ndarray) -> np.ndarray:
@@ -279,7 +347,7 @@ def _outcome_mean(params: SimulatorParams, matrix: np.ndarray, lengths: np.ndarr
         mean += params.motif_boost * motif_counts(matrix, params).sum(axis=1)
     mean -= params.fatigue_step * (lengths > params.fatigue_threshold)
     mean -= params.fatigue_per_session * np.maximum(lengths - params.fatigue_threshold, 0)
-    return mean
+    return mean + session_curve(params, lengths)
 
 
 def clipped_normal_mean(mean: np.ndarray, sd: float) -> np.ndarray:
@@ -310,11 +378,44 @@ def expected_effectiveness(params: SimulatorParams, courses: pd.Series | list) -
     matrix, lengths = courses_to_matrix(courses, params.modules)
     if params.preset == "original":
         return _expected_original(params, matrix, lengths)
+    if params.stopping_threshold is not None:
+        return _expected_after_stopping(params, matrix, lengths)
     mean = _outcome_mean(params, matrix, lengths)
     levels = np.asarray(params.severity_levels, dtype=float)
     post = severity_posterior(params, matrix, lengths)
     shifted = mean[:, None] - params.severity_strength * params.severity_outcome * levels[None, :]
-    return (post * clipped_normal_mean(shifted, params.noise_sd)).sum(axis=1)
+    return (post * clipped_normal_mean(shifted, _outcome_sd(params, lengths)[:, None])).sum(axis=1)
+
+
+def _outcome_sd(params: SimulatorParams, lengths: np.ndarray) -> np.ndarray:
+    """Spread of the outcome around its mean for a course of each length: noise plus responsiveness."""
+    return np.hypot(params.noise_sd, params.responsiveness_sd * session_curve(params, lengths))
+
+
+def _expected_after_stopping(params: SimulatorParams, matrix: np.ndarray, lengths: np.ndarray,
+                             nodes: int = 200) -> np.ndarray:
+    """E[effectiveness | course] when the course's end tells something about the patient.
+
+    A course that stopped at L means progress reached the threshold at L and not before, which bounds the patient's
+    responsiveness ``r`` to an interval; the expectation over that truncated normal is a 1-D integral, computed by
+    the midpoint rule in probability space (``nodes`` points; error below 1e-4 in the tests).
+    """
+    _refuse_confounding(params)
+    a, b = _progress_parts(params, matrix)
+    rows, last = np.arange(len(lengths)), lengths - 1
+    a_end, b_end = a[rows, last], b[rows, last]
+    sd_r = params.responsiveness_sd
+    if sd_r == 0:
+        return clipped_normal_mean(a_end + b_end, params.noise_sd)
+    bound = (params.stopping_threshold - a) / b  # r at which progress after t sessions reaches the threshold
+    t = np.arange(a.shape[1])[None, :]
+    earlier = (t >= params.min_length - 1) & (t < last[:, None])
+    upper = np.where(earlier, bound, np.inf).min(axis=1)  # it did not stop earlier: r below every earlier bound
+    lower = np.where(lengths < params.max_length, bound[rows, last], -np.inf)  # it stopped here: r reached it
+    p_lo, p_hi = norm.cdf((lower - 1.0) / sd_r), norm.cdf((upper - 1.0) / sd_r)
+    quantiles = p_lo[:, None] + (p_hi - p_lo)[:, None] * (np.arange(nodes) + 0.5)[None, :] / nodes
+    r = 1.0 + sd_r * norm.ppf(np.clip(quantiles, 1e-300, 1 - 1e-16))
+    return clipped_normal_mean(a_end[:, None] + r * b_end[:, None], params.noise_sd).mean(axis=1)
 
 
 def interventional_effectiveness(params: SimulatorParams, courses: pd.Series | list) -> np.ndarray:
@@ -331,7 +432,7 @@ def interventional_effectiveness(params: SimulatorParams, courses: pd.Series | l
     levels = np.asarray(params.severity_levels, dtype=float)
     prior = np.asarray(params.severity_probs, dtype=float)
     shifted = mean[:, None] - params.severity_strength * params.severity_outcome * levels[None, :]
-    return (prior[None, :] * clipped_normal_mean(shifted, params.noise_sd)).sum(axis=1)
+    return (prior[None, :] * clipped_normal_mean(shifted, _outcome_sd(params, lengths)[:, None])).sum(axis=1)
 
 
 def _expected_original(params: SimulatorParams, matrix: np.ndarray, lengths: np.ndarray) -> np.ndarray:
