@@ -256,7 +256,8 @@ def main(argv: list[str] | None = None) -> int:
 
     results: dict = {"quick": args.quick, "repeats": repeats, "machine": {
         "python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
-        "threads": torch.get_num_threads(), "cpus": os.cpu_count(), "processor": platform.processor() or platform.machine()}}
+        "threads": torch.get_num_threads(), "cpus": os.cpu_count(),
+        "processor": platform.processor() or platform.machine()}}
     args.out.mkdir(parents=True, exist_ok=True)
     name = "speed_quick" if args.quick else "speed"
     saved = args.out / f"{name}.json"

@@ -1,4 +1,4 @@
-"""Issue 9's simulator options: sessions with diminishing returns, patient responsiveness, the stopping rule.
+"""Issue 9: sessions with diminishing returns, responsiveness, the stopping rule; the shuffled-order control.
 
 Ground truth is checked against Monte Carlo: group means of simulated outcomes must lie within 4 standard errors
 (plus the quadrature's 1e-4) of the exact expectations.
@@ -6,13 +6,17 @@ Ground truth is checked against Monte Carlo: group means of simulated outcomes m
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REPO
 
-from therapy_utils import optimize, simulate
+from therapy_utils import data, optimize, simulate
 
 STOPPING = simulate.preset_params("realistic", **simulate.STOPPING_RULE)
 
@@ -81,3 +85,31 @@ def test_stopping_rule_with_confounding_is_refused_by_name():
 def test_length_curve_refuses_lengths_beyond_the_courses():
     with pytest.raises(ValueError, match="length 5 is longer"):
         optimize.length_curve(lambda c: np.zeros(len(c)), [("A", "B", "C", "D")], [4, 5])
+
+
+def test_shuffling_within_courses_keeps_each_course_s_modules_and_only_moves_them():
+    courses = simulate.simulate_courses(simulate.preset_params("realistic"), 300, seed=5)
+    shuffled = data.shuffle_within_courses(courses, seed=1)
+    assert all(sorted(a) == sorted(b) for a, b in zip(courses["modules"], shuffled["modules"]))
+    assert (shuffled["modules"] != courses["modules"]).mean() > 0.9
+    assert shuffled["modules"].equals(data.shuffle_within_courses(courses, seed=1)["modules"])
+    assert shuffled.drop(columns="modules").equals(courses.drop(columns="modules"))
+
+
+def test_run_reports_the_shuffled_control(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "therapy_utils", "run", "--preset", "realistic", "--n-sequences",
+                           "150", "--model", "best", "--shuffled", "--no-progress", "--out", str(tmp_path), "--json",
+                           str(tmp_path / "m.json")], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert done.returncode == 0, done.stderr
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    assert -1 < metrics["shuffled_r2"] < 1 and metrics["shuffled_r2"] != metrics["r2"]
+    assert f"within each course): {metrics['shuffled_r2']:.3f}" in done.stdout
+
+
+def test_order_benchmark_smoke(tmp_path):
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "order.py"), "--quick", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    rows = json.loads((tmp_path / "order_quick.json").read_text())["rows"]
+    assert len(rows) == 3 and len({r["variant"] for r in rows}) == 3
+    assert all(r["oracle_r2"] > 0 and {"ordered_r2", "shuffled_r2", "ridge_r2"} <= set(r) for r in rows)
