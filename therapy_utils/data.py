@@ -187,7 +187,7 @@ def random_split_indices(n: int, random_state: int = 42, test_size: float = 0.2,
 
 
 def shuffle_within_courses(courses: pd.DataFrame, seed: int) -> pd.DataFrame:
-    """The same table with each course's modules in a random order: the shuffled-order control (04_evaluation).
+    """The same table with each course's modules in a random order: the shuffled-order control (08_model_comparison).
 
     Counts, length and which modules occur are kept; only the order is destroyed. A model that does as well on
     these courses as on the real ones was not using the order.
@@ -264,7 +264,7 @@ def encode_padded(courses: Sequence[Sequence[str]], vocab: Vocabulary) -> tuple[
 
 @dataclass(frozen=True)
 class EncodedCourses:
-    """A course table encoded once into tensors: the fast path's input (benchmarks/speed.py, 03_training).
+    """A course table encoded once into tensors: the fast path's input (benchmarks/speed.py).
 
     Built with :func:`encode_padded`; targets are NaN when the table has no ``effectiveness``.
     """

@@ -242,18 +242,10 @@ def _progress_parts(params: SimulatorParams, matrix: np.ndarray) -> tuple[np.nda
     patient's responsiveness ``r`` scales.
     """
     n, width = matrix.shape
-    effects = np.zeros(len(params.modules) + 1)
-    for module, effect in params.module_effects:
-        effects[params.modules.index(module)] = effect
-    a = params.base_mean + effects[matrix].cumsum(axis=1)
-    index = {m: i for i, m in enumerate(params.modules)}
+    a = params.base_mean + _effect_table(params)[matrix].cumsum(axis=1)
     for motif in params.motifs:
-        k = len(motif)
-        hit = np.ones((n, max(width - k + 1, 0)), dtype=bool)
-        for offset, module in enumerate(motif):
-            hit &= matrix[:, offset: width - k + 1 + offset] == index[module]
-        completed = np.zeros((n, width))
-        completed[:, k - 1:] = hit
+        completed = np.zeros((n, width))  # a motif counts from the session that completes it
+        completed[:, len(motif) - 1:] = motif_hits(matrix, params, motif)
         a += params.motif_boost * completed.cumsum(axis=1)
     t = np.arange(1, width + 1)
     a -= params.fatigue_step * (t > params.fatigue_threshold) + params.fatigue_per_session * np.maximum(
@@ -321,28 +313,36 @@ def courses_to_matrix(courses: pd.Series | list, modules: tuple[str, ...]) -> tu
     return matrix, lengths
 
 
+def motif_hits(matrix: np.ndarray, params: SimulatorParams, motif: tuple[str, ...]) -> np.ndarray:
+    """Where ``motif`` starts in each course: a boolean ``(n, T - len(motif) + 1)`` array (empty if too short)."""
+    index = {m: i for i, m in enumerate(params.modules)}
+    k = len(motif)
+    hit = np.ones((matrix.shape[0], max(matrix.shape[1] - k + 1, 0)), dtype=bool)
+    for offset, module in enumerate(motif):
+        hit &= matrix[:, offset: matrix.shape[1] - k + 1 + offset] == index[module]
+    return hit
+
+
 def motif_counts(matrix: np.ndarray, params: SimulatorParams) -> np.ndarray:
     """Occurrences of each motif anywhere in each course, in order: shape ``(n, n_motifs)``."""
-    index = {m: i for i, m in enumerate(params.modules)}
     counts = np.zeros((matrix.shape[0], len(params.motifs)), dtype=np.int64)
     for j, motif in enumerate(params.motifs):
-        k = len(motif)
-        if matrix.shape[1] < k:
-            continue
-        hit = np.ones((matrix.shape[0], matrix.shape[1] - k + 1), dtype=bool)
-        for offset, module in enumerate(motif):
-            hit &= matrix[:, offset: matrix.shape[1] - k + 1 + offset] == index[module]
-        counts[:, j] = hit.sum(axis=1)
+        counts[:, j] = motif_hits(matrix, params, motif).sum(axis=1)
     return counts
+
+
+def _effect_table(params: SimulatorParams) -> np.ndarray:
+    """Each module's effect by index, with a last slot of 0 that the −1 padding picks."""
+    effects = np.zeros(len(params.modules) + 1)
+    for module, effect in params.module_effects:
+        effects[params.modules.index(module)] = effect
+    return effects
 
 
 def _outcome_mean(params: SimulatorParams, matrix: np.ndarray, lengths: np.ndarray,
                   count_motifs: bool = True) -> np.ndarray:
     """Mean effectiveness before noise and severity: base, module effects, fatigue and (realistic) motifs anywhere."""
-    effects = np.zeros(len(params.modules) + 1)  # last slot absorbs the −1 padding
-    for module, effect in params.module_effects:
-        effects[params.modules.index(module)] = effect
-    mean = params.base_mean + effects[matrix].sum(axis=1)
+    mean = params.base_mean + _effect_table(params)[matrix].sum(axis=1)
     if count_motifs:
         mean += params.motif_boost * motif_counts(matrix, params).sum(axis=1)
     mean -= params.fatigue_step * (lengths > params.fatigue_threshold)
