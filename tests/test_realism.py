@@ -14,9 +14,11 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from conftest import REPO
 
-from therapy_utils import data, optimize, simulate
+from therapy_utils import data, evaluate, optimize, simulate
+from therapy_utils.model import BEST_CONFIG, build_model
 
 STOPPING = simulate.preset_params("realistic", **simulate.STOPPING_RULE)
 
@@ -99,7 +101,7 @@ def test_shuffling_within_courses_keeps_each_course_s_modules_and_only_moves_the
 def test_run_reports_the_shuffled_control(tmp_path):
     done = subprocess.run([sys.executable, "-m", "therapy_utils", "run", "--preset", "realistic", "--n-sequences",
                            "150", "--model", "best", "--shuffled", "--no-progress", "--out", str(tmp_path), "--json",
-                           str(tmp_path / "m.json")], capture_output=True, text=True, cwd=REPO, timeout=300)
+                           str(tmp_path / "m.json")], capture_output=True, text=True, cwd=REPO, timeout=900)
     assert done.returncode == 0, done.stderr
     metrics = json.loads((tmp_path / "m.json").read_text())
     assert -1 < metrics["shuffled_r2"] < 1 and metrics["shuffled_r2"] != metrics["r2"]
@@ -113,3 +115,46 @@ def test_order_benchmark_smoke(tmp_path):
     rows = json.loads((tmp_path / "order_quick.json").read_text())["rows"]
     assert len(rows) == 3 and len({r["variant"] for r in rows}) == 3
     assert all(r["oracle_r2"] > 0 and {"ordered_r2", "shuffled_r2", "ridge_r2"} <= set(r) for r in rows)
+
+
+def test_integrated_gradients_add_up_to_the_prediction_minus_the_all_padding_one(trained):
+    model, vocab, parts = trained
+    courses = list(parts["test"]["modules"][:20])
+    attributions = evaluate.integrated_gradients(model, courses, vocab, steps=64)
+    assert [len(a) for a in attributions] == [len(c) for c in courses]
+    padded, lengths = data.encode_padded(courses, vocab)
+    with torch.no_grad():
+        gap = (model(padded, lengths) - model(torch.zeros_like(padded), lengths)).numpy()
+    # completeness holds up to the 64-step Riemann sum's error
+    assert np.allclose([a.sum() for a in attributions], gap, atol=5e-3)
+
+
+def test_an_ensemble_is_attributed_through_every_member(small_courses):
+    vocab = data.Vocabulary.from_courses(small_courses["modules"])
+    ensemble = build_model(len(vocab), replace(BEST_CONFIG, ensemble_size=2), torch.Generator().manual_seed(0))
+    courses = list(small_courses["modules"][:5])
+    attributions = evaluate.integrated_gradients(ensemble, courses, vocab)
+    assert [len(a) for a in attributions] == [len(c) for c in courses]
+    assert all(np.isfinite(a).all() and np.abs(a).sum() > 0 for a in attributions)
+
+
+def test_motif_hit_counts_courses_whose_top_positions_lie_on_motifs():
+    motifs = (("A", "B", "A"),)
+    courses = [("C", "A", "B", "A", "D"), ("A", "B", "A", "Q"), ("C", "D", "E", "F")]
+    assert evaluate.motif_positions(courses[0], motifs) == {1, 2, 3}
+    on_motif, off_motif = np.array([0, 3, 2, 1, 0.5]), np.array([1.0, 0.5, 0.4, 2])
+    assert evaluate.motif_hit([on_motif, off_motif, np.zeros(4)], courses, motifs) == 0.5  # the third has no motif
+    assert np.isnan(evaluate.motif_hit([np.zeros(4)], courses[2:], motifs))
+
+
+def test_the_truth_s_own_occlusion_points_at_the_motifs_and_passes_the_removal_checks():
+    """The simulator's exact expectation, explained by occlusion: the yardstick for a model's explanations."""
+    params = simulate.preset_params("realistic")
+    courses = list(simulate.simulate_courses(params, 400, seed=6)["modules"])
+    truth = optimize.truth_scorer(params)
+    attributions = [evaluate.occlusion(truth, c) for c in courses]
+    # 0.84 here, 0.92 on notebook 09's test courses: the issue's 0.8 is met with room
+    assert evaluate.motif_hit(attributions, courses, params.motifs) >= 0.8
+    checks = evaluate.removal_checks(truth, attributions, courses, k=3, seed=0)
+    assert checks["comprehensiveness_top"] > 2 * checks["comprehensiveness_random"]
+    assert checks["sufficiency_top"] < checks["sufficiency_random"]

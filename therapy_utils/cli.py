@@ -131,6 +131,22 @@ def _embedding_report(parts: dict, vocab, params, seed: int, effectiveness_model
             **{f"next_{name}": value for name, value in scores.items()}}
 
 
+def _explanation_report(parts: dict, vocab, params, seed: int, model) -> dict:
+    """Do the explanations point at the motifs, which the simulator says drive the outcome most?"""
+    from therapy_utils.evaluate import integrated_gradients, model_scorer, motif_hit, occlusion, removal_checks
+
+    courses, score = list(parts["test"]["modules"]), model_scorer(model.cpu(), vocab)
+    gradients = integrated_gradients(model, courses, vocab)
+    hit_ig = motif_hit(gradients, courses, params.motifs)
+    hit_occlusion = motif_hit([occlusion(score, c) for c in courses], courses, params.motifs)
+    checks = removal_checks(score, gradients, courses, k=3, seed=seed)
+    print(f"Top-3 attributed positions on a motif (motif_hit3): integrated gradients {hit_ig:.3f}, "
+          f"occlusion {hit_occlusion:.3f}")
+    known = {name: None if np.isnan(value) else value for name, value in  # no motif-bearing test course: null
+             {"motif_hit3": hit_ig, "motif_hit3_occlusion": hit_occlusion}.items()}
+    return {**known, **checks}
+
+
 def _train(courses, parts: dict, seed: int, device: str, progress: bool, model_name: str):
     """A named model trained and tested, with the original's printed report."""
     from therapy_utils.data import Vocabulary
@@ -211,6 +227,7 @@ def run_report(preset: str, n_sequences: int, seed: int, data: Path | None, out:
     yardsticks = _print_yardsticks(params, parts, vocab, y_test, metrics["r2"])
     groups = params.group_of() if params is not None and params.preset == "realistic" else None
     embedding_report = _embedding_report(parts, vocab, params, seed, model) if groups else {}
+    explanations = _explanation_report(parts, vocab, params, seed, model) if groups else {}
     controls = _shuffled_control(parts, vocab, seed, device, model_name) if shuffled else {}
     out.mkdir(parents=True, exist_ok=True)
     training_figure(result.history, y_test, predictions, metrics["r2"]).savefig(out / "training_results.png", dpi=120)
@@ -226,7 +243,8 @@ def run_report(preset: str, n_sequences: int, seed: int, data: Path | None, out:
     return {**metrics, **yardsticks, "epochs": result.epochs, "best_epoch": result.best_epoch,
             "train_seconds": result.seconds, "n_train": len(parts["train"]), "n_val": len(parts["val"]),
             "n_test": len(parts["test"]), "preset": None if data else preset, "seed": seed,
-            "data": None if data is None else str(data), "model": model_name, **embedding_report, **controls}
+            "data": None if data is None else str(data), "model": model_name, **embedding_report,
+            **explanations, **controls}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,6 +5,7 @@ Taught in ``04_evaluation.ipynb`` (metrics) and ``06_interactive_course_builder.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -14,6 +15,7 @@ from sklearn.linear_model import Ridge
 from sklearn.metrics import mean_squared_error, r2_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer
+from torch import nn
 
 from therapy_utils.data import Vocabulary, encode_padded
 from therapy_utils.model import TherapySequenceModel
@@ -75,6 +77,71 @@ def occlusion(score: Scorer, course: Sequence[str]) -> np.ndarray:
     without = [course[:i] + course[i + 1:] for i in range(len(course))]
     scores = score([course, *without])
     return scores[0] - scores[1:]
+
+
+def integrated_gradients(model: nn.Module, courses: Sequence[Sequence[str]], vocab: Vocabulary,
+                         steps: int = 32) -> list[np.ndarray]:
+    """Each position's attribution by integrated gradients on the module embeddings (09_optimizing_courses).
+
+    captum's ``LayerIntegratedGradients`` walks from an all-padding course to the real one in embedding space and
+    sums the gradients on the way; a position's attribution is the sum over its embedding dimensions, and all of
+    them add up to the prediction minus the all-padding one. An ensemble is attributed through every member's
+    embedding layer at once.
+    """
+    from captum.attr import LayerIntegratedGradients
+
+    layers = [member.embedding for member in model.members] if hasattr(model, "members") else [model.embedding]
+    padded, lengths = encode_padded([tuple(c) for c in courses], vocab)
+    device = next(model.parameters()).device
+    model.eval()
+    with warnings.catch_warnings():  # captum warns about layers that feed each other; the members' do not
+        warnings.filterwarnings("ignore", message="Multiple layers provided")
+        method = LayerIntegratedGradients(lambda x, n: model(x, n), layers if len(layers) > 1 else layers[0])
+    attributions = method.attribute(padded.to(device), baselines=torch.zeros_like(padded).to(device),
+                                    additional_forward_args=(lengths,), n_steps=steps, internal_batch_size=4096)
+    attributions = attributions if isinstance(attributions, list) else [attributions]
+    per_position = sum(a.sum(dim=-1) for a in attributions).detach().cpu().numpy()
+    return [row[:n] for row, n in zip(per_position, lengths.tolist())]
+
+
+def motif_positions(course: Sequence[str], motifs: Sequence[Sequence[str]]) -> set[int]:
+    """Positions covered by any occurrence of any motif in the course."""
+    course = tuple(course)
+    return {start + offset for motif in motifs for start in range(len(course) - len(motif) + 1)
+            if course[start:start + len(motif)] == tuple(motif) for offset in range(len(motif))}
+
+
+def motif_hit(attributions: Sequence[np.ndarray], courses: Sequence[Sequence[str]],
+              motifs: Sequence[Sequence[str]], k: int = 3) -> float:
+    """Share of the courses holding a motif whose ``k`` most-attributed positions all lie on motifs (``motif_hit3``).
+
+    The simulator says the motifs are what drives these outcomes most, so a faithful explanation should point at them.
+    NaN when no course has motifs covering ``k`` positions: there is nothing to check.
+    """
+    hits = [set(np.argsort(-a, kind="stable")[:k].tolist()) <= positions
+            for a, c in zip(attributions, courses) if len(positions := motif_positions(c, motifs)) >= k]
+    return float(np.mean(hits)) if hits else float("nan")
+
+
+def removal_checks(score: Scorer, attributions: Sequence[np.ndarray], courses: Sequence[Sequence[str]], k: int,
+                   seed: int) -> dict[str, float]:
+    """Comprehensiveness and sufficiency of the top-``k`` positions, beside ``k`` random positions.
+
+    Comprehensiveness: mean drop in the score when the top-k positions are removed (large is good). Sufficiency:
+    mean drop when only they are kept (small is good). Courses with ``k`` or fewer modules are skipped.
+    """
+    rng = np.random.default_rng(seed)
+    kept = [(tuple(c), a) for c, a in zip(courses, attributions) if len(c) > k]
+    full = score([c for c, _ in kept])
+    result = {}
+    for name, pick in (("top", lambda a: np.argsort(-a, kind="stable")[:k]),
+                       ("random", lambda a: rng.choice(len(a), size=k, replace=False))):
+        chosen = [set(pick(a).tolist()) for _, a in kept]
+        removed = score([tuple(m for i, m in enumerate(c) if i not in s) for (c, _), s in zip(kept, chosen)])
+        only = score([tuple(m for i, m in enumerate(c) if i in s) for (c, _), s in zip(kept, chosen)])
+        result[f"comprehensiveness_{name}"] = float(np.mean(full - removed))
+        result[f"sufficiency_{name}"] = float(np.mean(full - only))
+    return result
 
 
 def next_module_gains(score: Scorer, course: Sequence[str], candidates: Sequence[str]) -> pd.Series:
