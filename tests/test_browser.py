@@ -36,6 +36,7 @@ def free_port() -> int:
 def lab(tmp_path):
     """JupyterLab on 127.0.0.1 with a token, serving a copy of notebook 06; stopped by PID afterwards."""
     shutil.copy(REPO / "notebooks" / NOTEBOOK, tmp_path / NOTEBOOK)  # autosave must never touch the original
+    shutil.copytree(REPO / "notebooks" / "checkpoints" / "realistic_lstm", tmp_path / "checkpoints" / "realistic_lstm")
     (tmp_path / "cfg" / "labconfig").mkdir(parents=True)
     (tmp_path / "cfg" / "labconfig" / "page_config.json").write_text(  # no news toast over the widgets
         '{"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": true}}')
@@ -70,10 +71,10 @@ def lab(tmp_path):
 
 
 def expected_predictions(folder: Path, course: tuple[str, ...]) -> list[float]:
-    """Make the artifacts the notebook loads, and the model's own prediction for every prefix of ``course``."""
+    """Make the data the notebook loads, and the model's own prediction for every prefix of ``course``."""
     params = simulate.preset_params("realistic")
     courses = data.load_or_simulate(folder / "artifacts" / "realistic_courses.csv", params, 2000, seed=0)
-    net, vocab, _ = train.fit_or_load(courses, folder / "artifacts" / "realistic_lstm", model.ModelConfig(),
+    net, vocab, _ = train.fit_or_load(courses, folder / "checkpoints" / "realistic_lstm", model.ModelConfig(),
                                       train.TUTORIAL_TRAIN_CONFIG, seed=0, progress=False)
     prefixes = [course[: i + 1] for i in range(len(course))]
     return [float(p) for p in evaluate.predict(net, prefixes, vocab)]

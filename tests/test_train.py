@@ -92,7 +92,7 @@ def test_fit_or_load_trains_once_then_loads_the_same_model(tmp_path, small_cours
 
     config = TrainConfig(max_epochs=3)
     trained, vocab, history = fit_or_load(small_courses, tmp_path, ModelConfig(), config, seed=1, progress=False)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["history.csv", "model.json", "model.pt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["history.csv", "model.json", "model.pt", "training.json"]
     loaded, loaded_vocab, loaded_history = fit_or_load(small_courses, tmp_path, ModelConfig(), config, seed=1)
     test = split_courses(small_courses)["test"]
     assert loaded_vocab == vocab and loaded_history.equals(history)
@@ -101,3 +101,7 @@ def test_fit_or_load_trains_once_then_loads_the_same_model(tmp_path, small_cours
     retrained, _, _ = fit_or_load(small_courses, tmp_path, ModelConfig(), config, seed=1, overwrite=True,
                                   progress=False)
     assert np.array_equal(predict(retrained, test, vocab), predict(trained, test, vocab))
+    with pytest.raises(ValueError, match=r"a different train_config than asked for; pass overwrite=True"):
+        fit_or_load(small_courses, tmp_path, ModelConfig(), TrainConfig(max_epochs=4), seed=1)
+    with pytest.raises(ValueError, match=r"a different courses, courses_sha256 than"):
+        fit_or_load(small_courses.iloc[:100], tmp_path, ModelConfig(), config, seed=1)

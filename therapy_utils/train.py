@@ -6,10 +6,12 @@ Taught in ``03_training.ipynb``.
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -304,21 +306,47 @@ def fit_transfer(start: str, parts: dict[str, pd.DataFrame], vocab: Vocabulary, 
     return model, result
 
 
+def training_recipe(courses: pd.DataFrame, model_config: ModelConfig, train_config: TrainConfig,
+                    seed: int) -> dict:
+    """What determines a trained model: the configs, the seed and a digest of the course table (03_training).
+
+    Saved beside a checkpoint, so that loading can refuse weights made from other data or settings.
+    """
+    digest = hashlib.sha256(courses.to_csv(index=False).encode()).hexdigest()
+    recipe = {"model_config": asdict(model_config), "train_config": asdict(train_config), "seed": seed,
+              "courses": len(courses), "courses_sha256": digest}
+    return json.loads(json.dumps(recipe))  # tuples become lists, as in the saved file
+
+
+def _refuse_stale(directory: Path, recipe: dict) -> None:
+    """Raise, naming what differs, when the checkpoint in ``directory`` was made by another recipe."""
+    path = directory / "training.json"
+    saved = json.loads(path.read_text()) if path.is_file() else {}
+    differing = sorted(key for key in recipe if saved.get(key) != recipe[key])
+    if differing:
+        raise ValueError(f"the checkpoint in {str(directory)!r} was trained with a different {', '.join(differing)} "
+                         "than asked for; pass overwrite=True to retrain it")
+
+
 def fit_or_load(courses: pd.DataFrame, directory: str | Path, model_config: ModelConfig, train_config: TrainConfig,
                 seed: int, overwrite: bool = False, progress: bool = True,
                 device: str | torch.device | None = "cpu") -> tuple[TherapySequenceModel, Vocabulary, pd.DataFrame]:
     """Load the checkpoint in ``directory`` if it exists, else train on ``courses`` and save it (03_training).
 
-    Returns the model, its vocabulary and the per-epoch history (saved beside the weights).
-    Training is deterministic, so both branches give the same model.
+    Returns the model, its vocabulary and the per-epoch history (saved beside the weights). A checkpoint
+    is loaded only if its ``training.json`` records this very recipe (:func:`training_recipe`); training
+    is deterministic, so both branches give the same model.
     """
     directory = Path(directory)
     vocab = Vocabulary.from_courses(courses["modules"])
+    recipe = training_recipe(courses, model_config, train_config, seed)
     if not overwrite and (directory / "model.pt").is_file():
+        _refuse_stale(directory, recipe)
         model, vocab = load_checkpoint(directory, expected_vocab=vocab)
         return model, vocab, pd.read_csv(directory / "history.csv")
     model, result = fit_new_model(split_courses(courses), vocab, model_config, train_config, seed, device=device,
                                   progress=progress)
     save_checkpoint(model, vocab, directory)
     result.history.to_csv(directory / "history.csv", index=False)
+    (directory / "training.json").write_text(json.dumps(recipe, indent=2) + "\n")
     return model.cpu(), vocab, result.history
