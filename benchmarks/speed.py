@@ -227,7 +227,7 @@ def markdown(results: dict) -> str:
             f"{name} {gap:.1e}" for name, gap in results["training"]["same_predictions"].items()), ""]
     if "notebooks" in results:
         nb = results["notebooks"]
-        lines += ["## Notebook series (executed in order from a fresh copy, no saved artifacts)", "",
+        lines += ["## Notebook series (executed in order from a fresh copy: committed checkpoints, no saved data)", "",
                   "| notebook | seconds |", "|---|---:|"]
         lines += [f"| {name} | {s:.1f} |" for name, s in nb["seconds"].items()]
         lines += [f"| **all** | **{nb['total_s']:.1f}** |", ""]
