@@ -205,6 +205,7 @@ def transition_matrices(params: SimulatorParams) -> tuple[np.ndarray, np.ndarray
     is empty, so ``k`` is the severity level). Row ``T[k, i]`` is the flowchart's next-module distribution after
     module ``i``; detours and interim response act on top of it. Taught in 01_simulate_therapy_courses.
     """
+    _check_options(params)
     index = {m: i for i, m in enumerate(params.modules)}
     groups = dict(params.groups)
     flowcharts = [subtype.phases for subtype in params.subtypes] or [PHASE_ORDER]
@@ -259,7 +260,6 @@ def _simulate_markov(params: SimulatorParams, n: int, seed: int) -> pd.DataFrame
 
     Each option draws only when it is on, so with the flowchart options off every draw is the earlier simulator's.
     """
-    _check_options(params)
     rng = np.random.default_rng(seed)
     starts, trans = transition_matrices(params)
     n_classes, n_modules = starts.shape
@@ -276,7 +276,7 @@ def _simulate_markov(params: SimulatorParams, n: int, seed: int) -> pd.DataFrame
     matrix = np.empty((n, params.max_length), dtype=np.int8 if n_modules < 127 else np.int64)
     matrix[:, 0] = _inverse_cdf(start_table, latent, rng.random(n), n_modules)
     anchor = matrix[:, 0].astype(np.int64)  # where the flowchart is: the last module that was not a detour
-    detours = np.array([params.modules.index(m) for m in params.detour_modules])
+    detours = np.array([params.modules.index(m) for m in params.detour_modules if params.detour_prob > 0])
     for t in range(1, params.max_length):
         row = latent * n_modules + anchor
         if interim:
@@ -372,7 +372,8 @@ def _step_rows(params: SimulatorParams, trans: np.ndarray) -> np.ndarray:
         return trans[None]
     groups, n_levels = dict(params.groups), len(params.severity_levels)
     flowcharts = [subtype.phases for subtype in params.subtypes] or [PHASE_ORDER]
-    engage = np.repeat([_spread(params, groups[phases[0]]) for phases in flowcharts], n_levels, axis=0)
+    first = [next(p for p in phases if p in groups) for phases in flowcharts]
+    engage = np.repeat([_spread(params, groups[phase]) for phase in first], n_levels, axis=0)
     shifted = (1 - params.nonresponse_shift) * trans + params.nonresponse_shift * engage[:, None, :]
     return np.stack([trans, shifted])
 
@@ -595,6 +596,7 @@ def interventional_effectiveness(params: SimulatorParams, courses: pd.Series | l
     matrix, lengths = courses_to_matrix(courses, params.modules)
     if params.preset == "original":
         return _expected_original(params, matrix, lengths)  # no confounder: observing = intervening
+    _check_options(params)
     prior = _class_prior(params)
     return (prior[None, :] * clipped_normal_mean(_class_means(params, matrix, lengths),
                                                  _outcome_sd(params, lengths)[:, None])).sum(axis=1)

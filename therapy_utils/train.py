@@ -214,17 +214,16 @@ def fit_new_model(parts: dict[str, pd.DataFrame], vocab: Vocabulary, model_confi
     the history then has a ``member`` column. ``train_options`` go to :func:`train_model` (device, progress, ...).
     """
     generator = torch.Generator().manual_seed(seed)
+    model = build_model(len(vocab), model_config, generator)
     if model_config.ensemble_size == 1:
-        model = build_model(len(vocab), model_config, generator)
         return model, train_model(model, parts["train"], parts["val"], vocab, train_config, generator, **train_options)
-    ensemble = build_model(len(vocab), model_config, generator)
     results = []
-    for member in ensemble.members:  # each drew its own initial weights when the ensemble was built
+    for member in model.members:  # each drew its own initial weights when the ensemble was built
         results.append(train_model(member, parts["train"], parts["val"], vocab, train_config, generator,
                                    **train_options))
     history = pd.concat([r.history.assign(member=i) for i, r in enumerate(results)], ignore_index=True)
-    return ensemble.eval(), TrainResult(history, sum(r.epochs for r in results), max(r.best_epoch for r in results),
-                                        all(r.stopped_early for r in results), sum(r.seconds for r in results))
+    return model.eval(), TrainResult(history, sum(r.epochs for r in results), max(r.best_epoch for r in results),
+                                     all(r.stopped_early for r in results), sum(r.seconds for r in results))
 
 
 # Small initial embeddings, as in MULTITASK_CONFIG: training, not the random start, shapes the vectors we reuse.
