@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from common import write_results
 from sklearn.linear_model import RidgeCV
 from sklearn.metrics import r2_score
 
@@ -181,11 +182,7 @@ def main(argv: list[str] | None = None) -> int:
                "machine": f"Python {platform.python_version()}, torch {torch.__version__}, {args.workers} workers "
                           f"of one thread, {platform.machine()}",
                "best_config": asdict(BEST_CONFIG), "best_train_config": asdict(train.BEST_TRAIN_CONFIG), "runs": rows}
-    args.out.mkdir(parents=True, exist_ok=True)
-    name = "accuracy_quick" if args.quick else "accuracy"
-    (args.out / f"{name}.json").write_text(json.dumps(results, indent=1))
-    (args.out / f"{name}.md").write_text(markdown(results))
-    print(markdown(results))
+    write_results(args.out, "accuracy", args.quick, results, markdown(results))
     return 0
 
 

@@ -15,7 +15,6 @@ Writes ``order.json`` (every run) and ``order.md`` (mean ± sd) into ``--out``.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+from common import write_results
 from sklearn.metrics import r2_score
 
 from therapy_utils import data, evaluate, simulate, train
@@ -87,11 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {"quick": args.quick, "seconds": round(time.perf_counter() - started, 1), "rows": rows,
                "machine": {"python": platform.python_version(), "torch": torch.__version__,
                            "threads": torch.get_num_threads()}}
-    args.out.mkdir(parents=True, exist_ok=True)
-    name = "order_quick" if args.quick else "order"
-    (args.out / f"{name}.json").write_text(json.dumps(results, indent=1))
-    (args.out / f"{name}.md").write_text(markdown_table(rows))
-    print(markdown_table(rows))
+    write_results(args.out, "order", args.quick, results, markdown_table(rows))
     return 0
 
 

@@ -12,7 +12,6 @@ Writes ``transfer.json`` (every run, plus the summary) and ``transfer.md`` (the 
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import tempfile
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+from common import write_results
 
 from therapy_utils import evaluate, simulate, train
 
@@ -83,11 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     with tempfile.TemporaryDirectory() as scratch:
         results = run(args.quick, Path(scratch) / "pretrained")
-    args.out.mkdir(parents=True, exist_ok=True)
-    name = "transfer_quick" if args.quick else "transfer"
-    (args.out / f"{name}.json").write_text(json.dumps(results, indent=1))
-    (args.out / f"{name}.md").write_text(markdown_table(results))
-    print(markdown_table(results))
+    write_results(args.out, "transfer", args.quick, results, markdown_table(results))
     return 0
 
 
