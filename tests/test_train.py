@@ -105,3 +105,6 @@ def test_fit_or_load_trains_once_then_loads_the_same_model(tmp_path, small_cours
         fit_or_load(small_courses, tmp_path, ModelConfig(), TrainConfig(max_epochs=4), seed=1)
     with pytest.raises(ValueError, match=r"a different courses, courses_sha256 than"):
         fit_or_load(small_courses.iloc[:100], tmp_path, ModelConfig(), config, seed=1)
+    (tmp_path / "training.json").unlink()  # a checkpoint from before recipes were recorded
+    with pytest.raises(ValueError, match=r"does not say how it was trained \(no training.json\)"):
+        fit_or_load(small_courses, tmp_path, ModelConfig(), config, seed=1)

@@ -320,7 +320,10 @@ def training_recipe(courses: pd.DataFrame, model_config: ModelConfig, train_conf
 def _refuse_stale(directory: Path, recipe: dict) -> None:
     """Raise, naming what differs, when the checkpoint in ``directory`` was made by another recipe."""
     path = directory / "training.json"
-    saved = json.loads(path.read_text()) if path.is_file() else {}
+    if not path.is_file():
+        raise ValueError(f"the checkpoint in {str(directory)!r} does not say how it was trained (no training.json); "
+                         "pass overwrite=True to retrain it")
+    saved = json.loads(path.read_text())
     differing = sorted(key for key in recipe if saved.get(key) != recipe[key])
     if differing:
         raise ValueError(f"the checkpoint in {str(directory)!r} was trained with a different {', '.join(differing)} "
