@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 NBVAL := --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env
 
-.PHONY: install run test lint lab notebooks clean
+.PHONY: install run test test-float-order lint lab notebooks clean
 
 $(STAMP): pyproject.toml .ci/constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ lint: install
 
 test: install lint  ## lint, unit tests and strict nbval over the executed notebooks
 	$(PY) -m pytest $(NBVAL) tests notebooks
+
+test-float-order: install  ## nbval and the checkpoint tests only; CI runs it under MKL_CBWR=COMPATIBLE OMP_NUM_THREADS=1
+	$(PY) -m pytest $(NBVAL) tests/test_checkpoints.py tests/test_train.py notebooks
 
 lab: install  ## JupyterLab in notebooks/
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks

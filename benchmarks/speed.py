@@ -1,9 +1,11 @@
 """Speed benchmark (issue 8): the parity run against the original script, simulation at a million courses,
-training throughput of the simple and the fast path, and the notebook series, each a median of repeated runs.
+training throughput of the simple and the fast path, the notebook series, each a median of repeated runs, and the
+test suite as CI runs it (issue 15; one run of each of its two passes, from a fresh clone of HEAD).
 
     python benchmarks/speed.py --original PATH/simulate_train.py   # everything, about 15 min on 2 CPU cores
     python benchmarks/speed.py --quick                               # smoke run of every section, about 1 min
     python benchmarks/speed.py --only training --repeats 3           # one section
+    python benchmarks/speed.py --only suite                          # the test suite, about 10 min
 
 The original script is not part of this repository; pass its path to time it side by side (its two
 ``plt.pause(5)`` calls are made no-ops, figures go to a scratch folder). Writes ``speed.json`` and ``speed.md``
@@ -33,7 +35,7 @@ from therapy_utils.model import BEST_CONFIG, ModelConfig, build_model
 
 RESULTS = Path(__file__).resolve().parent / "results"
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-SECTIONS = ("parity", "simulate", "training", "notebooks")
+SECTIONS = ("parity", "simulate", "training", "notebooks", "suite")
 
 # Runs a target in a fresh interpreter and reports its own peak memory, so both programs are measured alike.
 CHILD = """
@@ -193,6 +195,34 @@ def notebooks_section() -> dict:
     return {"seconds": seconds, "total_s": sum(seconds.values())}
 
 
+NBVAL = ["--nbval", "--nbval-sanitize-with", "tests/nbval_sanitize.cfg", "--nbval-current-env"]
+# name → (extra environment, pytest arguments): `make test`'s pytest step and CI's second, float-order run
+SUITE_RUNS = {"make test": ({}, [*NBVAL, "tests", "notebooks"]),
+              "float-order rerun (MKL_CBWR=COMPATIBLE, 1 thread)": (
+                  {"MKL_CBWR": "COMPATIBLE", "OMP_NUM_THREADS": "1"},
+                  [*NBVAL, "tests/test_checkpoints.py", "tests/test_train.py", "notebooks"])}
+
+
+def suite_section() -> dict:
+    """The test suite as CI runs it, in a fresh clone of the committed HEAD with ``CI=true``, after installation
+    (this interpreter's packages; the clone's own package first on the path); ruff excluded (under 1 s)."""
+    repo = NOTEBOOKS.parent
+    runs = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        clone = Path(scratch) / "repo"
+        subprocess.run(["git", "clone", "-q", str(repo), str(clone)], check=True)
+        if (repo.parent / "shared").is_dir():
+            (Path(scratch) / "shared").symlink_to(repo.parent / "shared")
+        for name, (extra, args) in SUITE_RUNS.items():
+            env = {**os.environ, **extra, "PYTHONPATH": str(clone), "CI": "true"}
+            started = time.perf_counter()
+            done = subprocess.run([sys.executable, "-m", "pytest", *args, "-q", "-p", "no:cacheprovider"], cwd=clone,
+                                  env=env, capture_output=True, text=True)
+            runs[name] = {"seconds": time.perf_counter() - started, "exit_code": done.returncode,
+                          "summary": done.stdout.strip().splitlines()[-1]}
+    return runs
+
+
 def markdown(results: dict) -> str:
     """The tables of benchmarks/README.md."""
     lines = ["# Speed benchmark", "", _machine_line(results["machine"]), ""]
@@ -231,6 +261,12 @@ def markdown(results: dict) -> str:
                   "| notebook | seconds |", "|---|---:|"]
         lines += [f"| {name} | {s:.1f} |" for name, s in nb["seconds"].items()]
         lines += [f"| **all** | **{nb['total_s']:.1f}** |", ""]
+    if "suite" in results:
+        lines += ["## Test suite (fresh clone, CI=true, after installation)", "",
+                  "| run | seconds | result |", "|---|---:|---|"]
+        lines += [f"| {name} | {r['seconds']:.0f} | {r['summary'].strip('= ')} |"
+                  for name, r in results["suite"].items()]
+        lines.append("")
     return "\n".join(lines) + "\n"
 
 
@@ -244,7 +280,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--original", type=Path, help="the original simulate_train.py, timed side by side")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS), help="sections to run")
     parser.add_argument("--repeats", type=int, default=5, help="runs per measurement; the median is reported")
-    parser.add_argument("--quick", action="store_true", help="small sizes, 2 repeats, no notebooks")
+    parser.add_argument("--quick", action="store_true", help="small sizes, 2 repeats, no notebooks or suite")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for speed.json and speed.md")
     return parser.parse_args(argv)
 
@@ -272,9 +308,10 @@ def main(argv: list[str] | None = None) -> int:
         "training": lambda: training_section((1_000, 5_000) if args.quick else (1_000, 10_000, 100_000, 1_000_000),
                                              (5, 10) if args.quick else (5, 10, 20, 40, 60), simple_max=100_000,
                                              repeats=repeats),
-        "notebooks": notebooks_section}
+        "notebooks": notebooks_section,
+        "suite": suite_section}
     for section in args.only:
-        if section == "notebooks" and args.quick:
+        if section in ("notebooks", "suite") and args.quick:
             continue
         results[section] = sections[section]()
         saved.write_text(json.dumps(results, indent=1))

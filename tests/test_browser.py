@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -121,6 +122,10 @@ def test_builder_shows_the_models_prediction_in_jupyterlab(lab):
                 # step waits until the kernel has shown the last prediction and gone idle, as a person would
                 idle.wait_for(timeout=30_000)
                 picker.select_option(label=f"{module} · {names[module]}")
+                expect(picker).to_have_value(re.compile(f"^{module}|{module} · "), timeout=10_000)
+                # the choice reaches the kernel as a comm message; the kernel can look idle before it arrives, so
+                # give it a moment to arrive and be handled before Add reads the picker's value
+                page.wait_for_timeout(1_000)
                 idle.wait_for(timeout=30_000)
                 page.locator(".tb-add").click()
                 expect(page.locator(".tb-course")).to_contain_text(" → ".join(course[: step + 1]), timeout=30_000)

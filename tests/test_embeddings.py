@@ -7,17 +7,16 @@ import pandas as pd
 import pytest
 import torch
 
-from therapy_utils.data import Vocabulary, assign_split, split_courses
 from therapy_utils.embeddings import cluster_modules, clustering_ari, embedding_table, group_similarity
 from therapy_utils.evaluate import (
     next_module_probabilities,
     next_module_scores,
     prefixes_and_next,
     similarity_next_probabilities,
+    top_k_hit_rate,
 )
-from therapy_utils.model import MULTITASK_CONFIG, ModelConfig, build_model
+from therapy_utils.model import ModelConfig, build_model
 from therapy_utils.simulate import next_module_distribution, preset_params, simulate_courses
-from therapy_utils.train import TUTORIAL_TRAIN_CONFIG, fit_new_model
 
 GROUPS = {"a": "g1", "b": "g1", "c": "g2", "d": "g2", "e": "g3", "f": "g3"}
 
@@ -68,23 +67,33 @@ def test_a_model_without_next_head_says_so():
         model.forward_with_next(torch.tensor([[1, 2]]), torch.tensor([2]))
 
 
-def test_tutorial_results_on_the_realistic_preset():
+def test_tutorial_results_on_the_realistic_preset(retrained):
     """Seeds 0-4 at 2,000 courses gave ARI 1.0 (k-means and hierarchical), nearest-neighbour-in-group 1.0 and
     head top-3 at 0.98-0.99 of the oracle's; an effectiveness-only model stayed near ARI 0 (-0.08 to 0.05).
-    The bounds below are the issue's targets, well inside that spread."""
+    The bounds below are the issue's targets, well inside that spread. The models are the notebooks' recipes,
+    trained from scratch here (shared with tests/test_checkpoints.py), not the shipped files."""
     params = preset_params("realistic")
-    courses = assign_split(simulate_courses(params, 2000, seed=0), random_state=42)
-    parts, vocab = split_courses(courses), Vocabulary.from_courses(courses["modules"])
-    results = {}
-    for name, config in {"multitask": MULTITASK_CONFIG, "effectiveness": ModelConfig()}.items():
-        model, _ = fit_new_model(parts, vocab, config, TUTORIAL_TRAIN_CONFIG, seed=0, device="cpu", progress=False)
-        results[name] = (model, embedding_table(model, vocab))
-    model, table = results["multitask"]
+    model, vocab, test, _ = retrained("realistic_multitask")
+    effectiveness_only = retrained("realistic_lstm")[0]
+    table = embedding_table(model, vocab)
     assert clustering_ari(table, params.group_of()) >= 0.8
     assert clustering_ari(table, params.group_of(), "hierarchical") >= 0.8
     assert group_similarity(table, params.group_of())["nn_same_group"] >= 0.8
-    assert clustering_ari(results["effectiveness"][1], params.group_of()) < 0.3
-    prefixes, following = prefixes_and_next(parts["test"]["modules"])
-    scores = next_module_scores(next_module_probabilities(model, parts["test"], vocab), following,
+    assert clustering_ari(embedding_table(effectiveness_only, vocab), params.group_of()) < 0.3
+    prefixes, following = prefixes_and_next(test["modules"])
+    scores = next_module_scores(next_module_probabilities(model, test, vocab), following,
                                 next_module_distribution(params, prefixes), vocab.modules)
     assert scores["top3"] >= 0.95 * scores["top3_oracle"]
+
+
+def test_top_k_counts_a_tie_by_column_order_whatever_the_last_bits():
+    """A prefix (A, B) is exactly as similar to A as to B; float rounding must not decide which ranks first."""
+    tied = np.array([[0.4, 0.4, 0.2], [0.4, 0.4 + 1e-15, 0.2], [0.4 + 1e-15, 0.4, 0.2]])
+    actual_second = np.array([1, 1, 1])
+    assert top_k_hit_rate(tied, actual_second, 1) == 0.0  # tied with column 0, which comes first
+    assert top_k_hit_rate(tied, np.array([0, 0, 0]), 1) == 1.0
+    assert top_k_hit_rate(tied, actual_second, 2) == 1.0
+    clear = np.array([[0.1, 0.5, 0.4]])
+    assert top_k_hit_rate(clear, np.array([1]), 1) == 1.0 and top_k_hit_rate(clear, np.array([2]), 1) == 0.0
+    ranked = np.argsort(-clear, axis=1, kind="stable")[:, :2]  # without near-ties it is a stable argsort
+    assert top_k_hit_rate(clear, np.array([0]), 2) == float((ranked == 0).any())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from conftest import REPO
@@ -36,6 +37,16 @@ def test_notebook_follows_the_skeleton(path):
     assert "setup" in "".join(cells[1]["source"]).lower()
     markdown = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
     assert "## Summary" in markdown and "## Exercises" in markdown
-    figures = [o for c in cells if c["cell_type"] == "code" for o in c["outputs"] if "image/png" in o.get("data", {})]
-    sources = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
-    assert sources.count("title=") + sources.count("title(") >= len(figures) - sources.count("embedding_map_figure")
+    drawing = [c for c in cells if c["cell_type"] == "code" and any("image/png" in o.get("data", {})
+                                                                   for o in c["outputs"])]
+    untitled = ["".join(c["source"])[:60] for c in drawing if not TITLED.search("".join(c["source"]))]
+    assert not untitled, f"figures drawn without a title: {untitled}"
+
+
+TITLED = re.compile(r"""title=\s*f?["'][^"']|set_title\(\s*f?["'][^"']|suptitle\(\s*f?["'][^"']""")
+
+
+def test_the_title_check_catches_an_untitled_figure():
+    assert TITLED.search('plots.embedding_map_figure(table, groups, title="PCA map")')
+    assert not TITLED.search("plots.embedding_map_figure(table, groups)")
+    assert not TITLED.search('plots.embedding_map_figure(table, groups, title="")')

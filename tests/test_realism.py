@@ -99,12 +99,15 @@ def test_shuffling_within_courses_keeps_each_course_s_modules_and_only_moves_the
 
 
 def test_run_reports_the_shuffled_control(tmp_path):
+    """On the realistic preset order carries signal (the motifs), so shuffling costs accuracy. Measured at 400 courses,
+    seed 42, under native kernels, 1 thread and ATen's generic kernels: r2 0.477-0.478, shuffled 0.303 each time
+    (at 150 courses the test split is too small: shuffled 0.51-0.54 against 0.47)."""
     done = subprocess.run([sys.executable, "-m", "therapy_utils", "run", "--preset", "realistic", "--n-sequences",
-                           "150", "--model", "best", "--shuffled", "--no-progress", "--out", str(tmp_path), "--json",
+                           "400", "--model", "best", "--shuffled", "--no-progress", "--out", str(tmp_path), "--json",
                            str(tmp_path / "m.json")], capture_output=True, text=True, cwd=REPO, timeout=900)
     assert done.returncode == 0, done.stderr
     metrics = json.loads((tmp_path / "m.json").read_text())
-    assert -1 < metrics["shuffled_r2"] < 1 and metrics["shuffled_r2"] != metrics["r2"]
+    assert metrics["shuffled_r2"] < metrics["r2"] - 0.1
     assert f"within each course): {metrics['shuffled_r2']:.3f}" in done.stdout
 
 
@@ -158,3 +161,24 @@ def test_the_truth_s_own_occlusion_points_at_the_motifs_and_passes_the_removal_c
     checks = evaluate.removal_checks(truth, attributions, courses, k=3, seed=0)
     assert checks["comprehensiveness_top"] > 2 * checks["comprehensiveness_random"]
     assert checks["sufficiency_top"] < checks["sufficiency_random"]
+
+
+def test_occlusion_gives_equal_neighbours_exactly_equal_contributions():
+    """Dropping either B of (A, B, B, C) leaves the same course: scored once, the two contributions are equal to the
+    last bit, so which one ranks first never depends on the CPU's rounding."""
+    calls = []
+
+    def score(courses):
+        calls.append(list(courses))
+        return np.array([len(c) + 0.1 * sum(ord(m) for m in c) for c in courses], dtype=float)
+
+    contributions = evaluate.occlusion(score, ("A", "B", "B", "C"))
+    assert contributions[1] == contributions[2] and len(contributions) == 4
+    assert len(calls[0]) == 4  # the full course and three distinct shorter ones
+    assert contributions[0] == pytest.approx(1 + 0.1 * ord("A"))
+
+
+def test_too_few_courses_to_split_are_refused_by_count():
+    with pytest.raises(ValueError, match="2 course"):
+        data.random_split_indices(2)
+    assert sum(len(v) for v in data.random_split_indices(3).values()) == 3

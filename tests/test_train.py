@@ -24,10 +24,11 @@ def fit(courses, config: TrainConfig, seed: int, split_seed: int = 42):
     return model, vocab, parts, result
 
 
-@pytest.mark.skipif(torch.__version__.split("+")[0] != PINNED_TORCH,
-                    reason=f"published numbers are reproduced bit for bit on torch {PINNED_TORCH} only, "
-                           f"this is {torch.__version__}")
 def test_original_published_results_exactly():
+    """The original's published output, digit for digit. Bit-for-bit parity holds on the pinned torch only
+    (pyproject.toml pins it; test_packaging checks the pin), and it holds under every float order
+    benchmarks/float_order.py tries (CI runs this test a second time under MKL_CBWR=COMPATIBLE, 1 thread)."""
+    assert torch.__version__.split("+")[0] == PINNED_TORCH, f"the parity numbers are for torch {PINNED_TORCH}"
     courses = simulate_courses(preset_params("original"), 500, seed=42)
     model, vocab, parts, result = fit(courses, TrainConfig(), seed=42)
     assert result.epochs == 38 and result.stopped_early

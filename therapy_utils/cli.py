@@ -20,15 +20,53 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _positive_int(text: str) -> int:
-    """Argument type: reject zero and negatives with the offending value named."""
+MAX_SEQUENCES = 10_000_000  # about 5 GB of simulated courses; more would exhaust a laptop's memory, not fail clearly
+
+
+def _integer(text: str) -> int:
+    """Argument type: an integer, the offending text named otherwise."""
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+
+
+def _positive_int(text: str) -> int:
+    """Argument type: a course count from 1 to :data:`MAX_SEQUENCES`, the offending value named otherwise."""
+    value = _integer(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    if value > MAX_SEQUENCES:
+        raise argparse.ArgumentTypeError(f"at most {MAX_SEQUENCES:,} courses, got {value:,}")
     return value
+
+
+def _seed(text: str) -> int:
+    """Argument type: a seed numpy and torch both accept (0 to 2**32 - 1)."""
+    value = _integer(text)
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"a seed is from 0 to {2**32 - 1}, got {value}")
+    return value
+
+
+def _device(text: str) -> str:
+    """Argument type: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``, and only a CUDA device this machine has."""
+    import re
+
+    if text in ("auto", "cpu"):
+        return text
+    if not re.fullmatch(r"cuda(:\d+)?", text):
+        raise argparse.ArgumentTypeError(f"unknown device {text!r}; choose auto, cpu, cuda or cuda:N")
+    import torch
+
+    if not torch.cuda.is_available():
+        raise argparse.ArgumentTypeError(f"device {text!r} is not available: this torch build or machine has no "
+                                         "CUDA GPU; use --device cpu or auto")
+    index = int(text.partition(":")[2] or 0)
+    if index >= torch.cuda.device_count():
+        raise argparse.ArgumentTypeError(f"device {text!r} is not available: this machine has "
+                                         f"{torch.cuda.device_count()} CUDA device(s)")
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
                               description="Do what the original script did, plus the oracle and baseline lines.")
     run.add_argument("--preset", choices=PRESETS, default="original", help="simulator preset (default: original)")
     run.add_argument("--n-sequences", type=_positive_int, default=500, help="courses to simulate (default: 500)")
-    run.add_argument("--seed", type=int, default=42, help="seed for simulation and training (default: 42); "
+    run.add_argument("--seed", type=_seed, default=42, help="seed for simulation and training (default: 42); "
                      "the 64/16/20 split always uses the original's random_state 42")
     run.add_argument("--model", choices=("original", "best"), default="original",
                      help="original: the script's model, for parity (default); best: the most accurate model "
@@ -51,14 +89,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--shuffled", action="store_true",
                      help="also train the same model on courses whose modules are shuffled within each course and "
                           "report its test R² (shuffled_r2): how much the model's accuracy owes to module order")
-    run.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda (default: auto)")
+    run.add_argument("--device", type=_device, default="auto",
+                     help="auto (CUDA when present), cpu, cuda or cuda:N (default: auto)")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     sim = commands.add_parser("simulate", help="write simulated courses as a CSV in the reference shape",
                               description="Simulate courses and write them, with the original's split column "
                                           "(scikit-learn, random_state 42).")
     sim.add_argument("--preset", choices=PRESETS, default="original", help="simulator preset (default: original)")
     sim.add_argument("--n-sequences", type=_positive_int, default=500, help="courses to simulate (default: 500)")
-    sim.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
+    sim.add_argument("--seed", type=_seed, default=42, help="random seed (default: 42)")
     sim.add_argument("--out", type=Path, required=True, help="CSV file to write")
     sim.add_argument("--long", action="store_true", help="write one row per session instead of per course")
     return parser
@@ -251,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (2 for any bad input, with one line on stderr)."""
     args = build_parser().parse_args(argv)
     try:
+        _check_output_folders(args)
         if args.command == "simulate":
             command_simulate(args)
         else:
@@ -263,6 +303,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0
+
+
+def _check_output_folders(args: argparse.Namespace) -> None:
+    """Refuse an output file in a folder that does not exist before any work is done, so nothing is left half-made."""
+    import os
+
+    files = [args.out] if args.command == "simulate" else [args.json] if args.json else []
+    for path in files:
+        if not path.parent.is_dir():
+            raise FileNotFoundError(f"the folder for {str(path)!r} does not exist")
+        if path.is_dir():
+            raise IsADirectoryError(f"{str(path)!r} is a folder, not a file")
+    if args.command == "run":
+        existing = next(p for p in (args.out, *args.out.parents) if p.exists())  # the folder is made as needed
+        if not existing.is_dir() or not os.access(existing, os.W_OK):
+            raise NotADirectoryError(f"cannot write the figures to {str(args.out)!r}: {str(existing)!r} is not a "
+                                     "writable folder")
 
 
 def _json_default(value: object) -> object:

@@ -7,7 +7,9 @@ Taught in ``01_simulate_therapy_courses.ipynb`` and ``02_embedding_lstm_model.ip
 
 from __future__ import annotations
 
+import csv
 import math
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -135,22 +137,58 @@ def courses_to_long(courses: pd.DataFrame) -> pd.DataFrame:
     return long[["course_id", "session", "module", "effectiveness", *extra]].reset_index(drop=True)
 
 
+def _first_overlong_row(path: Path) -> str:
+    """The message for a CSV row with more fields than its header (pandas would drop the extra ones)."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = csv.reader(handle)
+        header = next(rows)
+        for row, fields in enumerate(rows):
+            if len(fields) > len(header):
+                return (f"row {row}: {len(fields)} fields, but the header has {len(header)} "
+                        f"({', '.join(header)}); extra value {_show(fields[len(header)])}")
+    return f"{str(path)!r}: a row has more fields than the header"
+
+
+MAX_COURSE_LENGTH = 1000  # sessions; a clinic's course is tens of sessions, a longer one is almost surely an error
+
+
 def read_courses(path: str | Path) -> pd.DataFrame:
-    """Read a course CSV (``modules`` space-separated) or a long session CSV, validated."""
+    """Read a course CSV (``modules`` space-separated) or a long session CSV, validated (01_simulate_therapy_courses).
+
+    Parameters
+    ----------
+    path : a course CSV (``course_id,modules,effectiveness[,split]``) or a long one
+        (``course_id,session,module,effectiveness[,split]``).
+
+    Returns
+    -------
+    The course table, ``modules`` as tuples. Raises ``ValueError`` naming the row and value of the first problem
+    (``FileNotFoundError`` for a missing file); nothing is dropped.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such data file: {str(path)!r}")
     try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)  # extra fields would be silently dropped
+            table = pd.read_csv(path, dtype=str, keep_default_na=False, index_col=False)
+    except pd.errors.ParserWarning:
+        raise ValueError(_first_overlong_row(path)) from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise ValueError(f"{str(path)!r} is not a readable CSV file: {err}") from None
     if "course_id" in table.columns:
         as_int = pd.to_numeric(table["course_id"], errors="coerce")
         if as_int.notna().all() and (as_int % 1 == 0).all():
             table["course_id"] = as_int.astype(np.int64)
-    if "module" in table.columns and "modules" not in table.columns:
-        return long_to_courses(table)
-    return validate_courses(table)
+    courses = long_to_courses(table) if "module" in table.columns and "modules" not in table.columns \
+        else validate_courses(table)
+    lengths = courses["modules"].map(len)
+    if (lengths > MAX_COURSE_LENGTH).any():
+        row = int(np.flatnonzero(lengths > MAX_COURSE_LENGTH)[0])
+        raise ValueError(f"row {row} (course_id {_show(courses['course_id'].iloc[row])}): {lengths.iloc[row]:,} "
+                         f"sessions; courses longer than {MAX_COURSE_LENGTH:,} are not supported (every batch holding "
+                         "one would be padded to its length)")
+    return courses
 
 
 def write_courses(courses: pd.DataFrame, path: str | Path, long: bool = False) -> None:
@@ -181,6 +219,8 @@ def assign_split(courses: pd.DataFrame, random_state: int = 42, test_size: float
 def random_split_indices(n: int, random_state: int = 42, test_size: float = 0.2,
                          val_size: float = 0.2) -> dict[str, np.ndarray]:
     """Row positions of train/val/test, in scikit-learn's shuffled order (the order the original trained in)."""
+    if n < 3:
+        raise ValueError(f"{n} course(s) cannot be split into train, validation and test; at least 3 are needed")
     train_val, test = train_test_split(np.arange(n), test_size=test_size, random_state=random_state)
     train, val = train_test_split(train_val, test_size=val_size, random_state=random_state)
     return {"train": train, "val": val, "test": test}

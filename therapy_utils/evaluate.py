@@ -69,14 +69,17 @@ def occlusion(score: Scorer, course: Sequence[str]) -> np.ndarray:
     """Each position's contribution: the score of the course minus the score without that position.
 
     Like RETAIN's per-visit contributions (06_interactive_course_builder). A one-module course has
-    nothing to compare with, so it gets no contributions.
+    nothing to compare with, so it gets no contributions. Dropping either of two equal neighbours leaves the same
+    course; it is scored once, so the two positions get exactly the same contribution on every machine (scored
+    in two rows of a batch, the last bits could differ and decide which of them ranks first).
     """
     course = tuple(course)
     if len(course) < 2:
         return np.zeros(0)
     without = [course[:i] + course[i + 1:] for i in range(len(course))]
-    scores = score([course, *without])
-    return scores[0] - scores[1:]
+    distinct = list(dict.fromkeys([course, *without]))
+    scores = dict(zip(distinct, score(distinct), strict=True))
+    return scores[course] - np.array([scores[w] for w in without])
 
 
 def integrated_gradients(model: nn.Module, courses: Sequence[Sequence[str]], vocab: Vocabulary,
@@ -211,7 +214,8 @@ def similarity_next_probabilities(embeddings: pd.DataFrame, prefixes: Sequence[S
 
     A softmax with ``temperature`` turns the similarities into a distribution, so it can be scored like a head.
     """
-    unit = embeddings.to_numpy() / np.linalg.norm(embeddings.to_numpy(), axis=1, keepdims=True)
+    vectors = embeddings.to_numpy(dtype=np.float64)  # float64: mathematically tied similarities stay tied to 1e-15
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
     position = {m: i for i, m in enumerate(embeddings.index)}
     pattern = np.stack([unit[[position[m] for m in prefix]].mean(axis=0) for prefix in prefixes])
     pattern /= np.linalg.norm(pattern, axis=1, keepdims=True)
@@ -235,6 +239,28 @@ def fit_similarity_temperature(embeddings: pd.DataFrame, prefixes: Sequence[Sequ
     return float(np.exp(minimize_scalar(negative_log_likelihood, bounds=(-5, 3), method="bounded").x))
 
 
+def top_k_hit_rate(probabilities: np.ndarray, actual: np.ndarray, k: int, tie_tolerance: float = 1e-9) -> float:
+    """Share of rows whose ``actual`` column is among the ``k`` largest, ties broken by column order (05).
+
+    Scores closer than ``tie_tolerance`` count as tied: a prefix such as (A, B) is exactly as similar to A as to B,
+    and which of the two the last bits of a float favour differs between CPUs. Ranking those by column order
+    instead keeps the metric the same on every machine. Without near-ties it equals a stable ``argsort``.
+
+    Parameters
+    ----------
+    probabilities : (rows, columns) scores, larger is better.
+    actual : (rows,) column index of the right answer in each row.
+    k : how many top columns count as a hit.
+    tie_tolerance : scores within this of the right answer's count as tied with it.
+    """
+    rows = np.arange(len(actual))
+    right = probabilities[rows, actual][:, None]
+    better = (probabilities > right + tie_tolerance).sum(axis=1)
+    tied_before = ((np.abs(probabilities - right) <= tie_tolerance)
+                   & (np.arange(probabilities.shape[1])[None, :] < actual[:, None])).sum(axis=1)
+    return float((better + tied_before < k).mean())
+
+
 def next_module_scores(probabilities: np.ndarray, following: Sequence[str], truth: np.ndarray,
                        modules: Sequence[str]) -> dict[str, float]:
     """Top-1/top-3 accuracy against the module that actually came next, beside the oracle's, and KL(truth ‖ model).
@@ -244,12 +270,34 @@ def next_module_scores(probabilities: np.ndarray, following: Sequence[str], trut
     actual = np.array([list(modules).index(m) for m in following])
 
     def top(p: np.ndarray, k: int) -> float:
-        ranked = np.argsort(-p, axis=1, kind="stable")[:, :k]
-        return float((ranked == actual[:, None]).any(axis=1).mean())
+        return top_k_hit_rate(p, actual, k)
 
     kl = np.sum(truth * (np.log(truth + 1e-12) - np.log(probabilities + 1e-12)), axis=1).mean()
     return {"top1": top(probabilities, 1), "top3": top(probabilities, 3), "top1_oracle": top(truth, 1),
             "top3_oracle": top(truth, 3), "kl": float(kl)}
+
+
+def draw_training_set(pool: pd.DataFrame, n: int, seed: int, val_share: float = 0.2) -> dict[str, pd.DataFrame]:
+    """``n`` courses drawn from ``pool`` (``random_state=seed``), the first ``val_share`` kept for early stopping.
+
+    One cell of :func:`learning_curve`'s grid (07_transfer_learning).
+
+    Parameters
+    ----------
+    pool : courses to draw from.
+    n : how many to draw; at most ``len(pool)``.
+    seed : ``random_state`` of the draw.
+    val_share : share of the drawn courses for validation (at least one course).
+
+    Returns
+    -------
+    ``{"train": ..., "val": ...}``, as the training functions take them.
+    """
+    if n > len(pool):
+        raise ValueError(f"training size {n} exceeds the {len(pool)} courses in the pool")
+    drawn = pool.sample(n, random_state=seed).reset_index(drop=True)
+    n_val = max(1, round(n * val_share))
+    return {"train": drawn.iloc[n_val:], "val": drawn.iloc[:n_val]}
 
 
 def learning_curve(fit: Callable[[dict[str, pd.DataFrame], int], TherapySequenceModel], pool: pd.DataFrame,
@@ -266,9 +314,7 @@ def learning_curve(fit: Callable[[dict[str, pd.DataFrame], int], TherapySequence
     rows = []
     for n in sizes:
         for seed in seeds:
-            drawn = pool.sample(n, random_state=seed).reset_index(drop=True)
-            n_val = max(1, round(n * val_share))
-            model = fit({"train": drawn.iloc[n_val:], "val": drawn.iloc[:n_val]}, seed)
+            model = fit(draw_training_set(pool, n, seed, val_share), seed)
             r2 = r2_score(test["effectiveness"], predict(model, test, vocab, batch_size=256))
             rows.append({"n": n, "seed": seed, "r2": float(r2)})
     return pd.DataFrame(rows)

@@ -305,15 +305,26 @@ def fit_transfer(start: str, parts: dict[str, pd.DataFrame], vocab: Vocabulary, 
     return model, result
 
 
+def _digest(text: str | bytes) -> str:
+    """SHA-256 of text or bytes: a fingerprint of data or weights for a training recipe."""
+    return hashlib.sha256(text.encode() if isinstance(text, str) else text).hexdigest()
+
+
+def weights_digest(model: torch.nn.Module) -> str:
+    """A fingerprint of a model's weights, so a recipe that starts from a trained model names which one."""
+    state = model.state_dict()
+    return _digest(b"".join(name.encode() + state[name].detach().cpu().contiguous().numpy().tobytes()
+                            for name in sorted(state)))
+
+
 def training_recipe(courses: pd.DataFrame, model_config: ModelConfig, train_config: TrainConfig,
                     seed: int) -> dict:
     """What determines a trained model: the configs, the seed and a digest of the course table (03_training).
 
     Saved beside a checkpoint, so that loading can refuse weights made from other data or settings.
     """
-    digest = hashlib.sha256(courses.to_csv(index=False).encode()).hexdigest()
     recipe = {"model_config": asdict(model_config), "train_config": asdict(train_config), "seed": seed,
-              "courses": len(courses), "courses_sha256": digest}
+              "courses": len(courses), "courses_sha256": _digest(courses.to_csv(index=False))}
     return json.loads(json.dumps(recipe))  # tuples become lists, as in the saved file
 
 
@@ -324,10 +335,40 @@ def _refuse_stale(directory: Path, recipe: dict) -> None:
         raise ValueError(f"the checkpoint in {str(directory)!r} does not say how it was trained (no training.json); "
                          "pass overwrite=True to retrain it")
     saved = json.loads(path.read_text())
-    differing = sorted(key for key in recipe if saved.get(key) != recipe[key])
+    differing = sorted(key for key in set(recipe) | set(saved) if saved.get(key) != recipe.get(key))
     if differing:
         raise ValueError(f"the checkpoint in {str(directory)!r} was trained with a different {', '.join(differing)} "
                          "than asked for; pass overwrite=True to retrain it")
+
+
+def load_or_fit(directory: str | Path, recipe: dict, vocab: Vocabulary,
+                fit: Callable[[], tuple[TherapySequenceModel, TrainResult]],
+                overwrite: bool = False) -> tuple[TherapySequenceModel, Vocabulary, pd.DataFrame]:
+    """The checkpoint in ``directory`` if it records ``recipe``, else ``fit()``'s model, saved there (03_training).
+
+    Parameters
+    ----------
+    directory : folder of the checkpoint (``model.pt``, ``model.json``, ``history.csv``, ``training.json``).
+    recipe : JSON-able description of everything that determines the weights; a saved checkpoint whose
+        ``training.json`` differs is refused with the differing keys named, never returned silently.
+    vocab : the vocabulary the data define; a checkpoint for another vocabulary is refused.
+    fit : trains the model when there is no checkpoint (or ``overwrite``).
+    overwrite : train again even if a checkpoint exists.
+
+    Returns
+    -------
+    model, vocabulary and per-epoch history.
+    """
+    directory = Path(directory)
+    if not overwrite and (directory / "model.pt").is_file():
+        _refuse_stale(directory, recipe)
+        model, vocab = load_checkpoint(directory, expected_vocab=vocab)
+        return model, vocab, pd.read_csv(directory / "history.csv")
+    model, result = fit()
+    save_checkpoint(model, vocab, directory)
+    result.history.to_csv(directory / "history.csv", index=False)
+    (directory / "training.json").write_text(json.dumps(recipe, indent=2) + "\n")
+    return model.cpu(), vocab, result.history
 
 
 def fit_or_load(courses: pd.DataFrame, directory: str | Path, model_config: ModelConfig, train_config: TrainConfig,
@@ -336,19 +377,31 @@ def fit_or_load(courses: pd.DataFrame, directory: str | Path, model_config: Mode
     """Load the checkpoint in ``directory`` if it exists, else train on ``courses`` and save it (03_training).
 
     Returns the model, its vocabulary and the per-epoch history (saved beside the weights). A checkpoint
-    is loaded only if its ``training.json`` records this very recipe (:func:`training_recipe`); training
-    is deterministic, so both branches give the same model.
+    is loaded only if its ``training.json`` records this very recipe (:func:`training_recipe`). Training is
+    deterministic on one machine; on another CPU the float rounding differs in the last bits and a long training
+    can end elsewhere, which is why the notebooks load committed checkpoints (``tests/test_checkpoints.py``).
     """
-    directory = Path(directory)
     vocab = Vocabulary.from_courses(courses["modules"])
     recipe = training_recipe(courses, model_config, train_config, seed)
-    if not overwrite and (directory / "model.pt").is_file():
-        _refuse_stale(directory, recipe)
-        model, vocab = load_checkpoint(directory, expected_vocab=vocab)
-        return model, vocab, pd.read_csv(directory / "history.csv")
-    model, result = fit_new_model(split_courses(courses), vocab, model_config, train_config, seed, device=device,
-                                  progress=progress)
-    save_checkpoint(model, vocab, directory)
-    result.history.to_csv(directory / "history.csv", index=False)
-    (directory / "training.json").write_text(json.dumps(recipe, indent=2) + "\n")
-    return model.cpu(), vocab, result.history
+    return load_or_fit(directory, recipe, vocab, overwrite=overwrite, fit=lambda: fit_new_model(
+        split_courses(courses), vocab, model_config, train_config, seed, device=device, progress=progress))
+
+
+def fit_transfer_or_load(start: str, parts: dict[str, pd.DataFrame], vocab: Vocabulary, train_config: TrainConfig,
+                         seed: int, pretrained: TherapySequenceModel, embeddings: pd.DataFrame,
+                         directory: str | Path, overwrite: bool = False,
+                         **train_options) -> tuple[TherapySequenceModel, Vocabulary, pd.DataFrame]:
+    """:func:`fit_transfer` through a checkpoint (07_transfer_learning).
+
+    The recipe names the starting point, the training config, the seed, the training and validation courses and
+    fingerprints of the pre-trained weights and the embedding table, so a checkpoint made from another
+    pre-trained model is refused.
+    """
+    recipe = {"start": start, "train_config": asdict(train_config), "seed": seed,
+              **{f"{name}_sha256": _digest(parts[name].to_csv(index=False)) for name in ("train", "val")},
+              "pretrained_sha256": weights_digest(pretrained),
+              "embeddings_sha256": _digest(embeddings.to_numpy(dtype="float32").tobytes()
+                                          + ",".join(map(str, embeddings.index)).encode())}
+    recipe = json.loads(json.dumps(recipe))
+    return load_or_fit(directory, recipe, vocab, overwrite=overwrite, fit=lambda: fit_transfer(
+        start, parts, vocab, train_config, seed, pretrained, embeddings, **train_options))

@@ -1,0 +1,138 @@
+"""The trained models the notebooks load, and how to make each again (03_training explains checkpoints).
+
+Every training whose numbers a notebook shows is committed in ``notebooks/checkpoints/<name>/``, so the notebooks'
+outputs do not depend on the machine: a training repeated on another CPU rounds differently in the last bits, and
+after thousands of steps it can end somewhere measurably different. This table says, for each checkpoint, which
+data, configs and seed made it; ``tests/test_checkpoints.py`` trains each again and compares, and
+``benchmarks/float_order.py`` measures how far a retraining moves under other float orders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pandas as pd
+
+from therapy_utils import data, model, optimize, simulate, train
+from therapy_utils.model import TherapySequenceModel
+
+SEED = 0  # every notebook's SEED
+# One CNN of the best model: what notebook 09 trains on records (the whole ensemble would take five times as long).
+SINGLE_CNN = (replace(model.BEST_CONFIG, ensemble_size=1), train.BEST_TRAIN_CONFIG)
+TRANSFER_SIZE = 200  # notebook 07's live cell of the transfer grid: 200 target courses, seed SEED
+
+
+def notebook_courses(artifacts: str | Path) -> pd.DataFrame:
+    """Notebook 01's 2,000 realistic courses, read back through the CSV in ``artifacts`` as the notebooks read them."""
+    return data.load_or_simulate(Path(artifacts) / "realistic_courses.csv", simulate.preset_params("realistic"),
+                                 n_sequences=2000, seed=SEED)
+
+
+def confounded_records() -> pd.DataFrame:
+    """Notebook 09's records in which sicker patients get crisis modules (severity strength 2)."""
+    return simulate.simulate_courses(simulate.preset_params("realistic", severity_strength=2.0), 2000, seed=SEED)
+
+
+def stopped_records() -> pd.DataFrame:
+    """Notebook 09's records in which a course ends once the patient is doing well enough."""
+    return simulate.simulate_courses(simulate.preset_params("realistic", **simulate.STOPPING_RULE), 2000, seed=SEED)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One committed checkpoint: the notebook that loads it, its course table and its configs."""
+
+    notebook: str
+    courses: Callable[[Path], pd.DataFrame]  # artifacts folder → the course table it was trained on
+    model_config: model.ModelConfig
+    train_config: train.TrainConfig
+    seed: int = SEED
+
+
+RECIPES: dict[str, Recipe] = {
+    "realistic_lstm": Recipe("03_training", notebook_courses, model.ModelConfig(), train.TUTORIAL_TRAIN_CONFIG),
+    "realistic_multitask": Recipe("05_module_embeddings", notebook_courses, model.MULTITASK_CONFIG,
+                                  train.TUTORIAL_TRAIN_CONFIG),
+    "transfer_pretrained": Recipe("07_transfer_learning", lambda _: train.TRANSFER_SETUP.source(),
+                                  train.TRANSFER_SETUP.model_config, train.TRANSFER_SETUP.pretrain_config,
+                                  train.TRANSFER_SETUP.train_seed),
+    "original_best": Recipe("08_model_comparison",  # notebook 08 uses the original's seed, 42
+                            lambda _: simulate.simulate_courses(simulate.preset_params("original"), 500, seed=42),
+                            *train.NAMED_MODELS["best"], seed=42),
+    "realistic_best": Recipe("09_optimizing_courses", notebook_courses, *train.NAMED_MODELS["best"]),
+    "confounded_naive": Recipe("09_optimizing_courses", lambda _: confounded_records(), *SINGLE_CNN),
+    "confounded_adjusted": Recipe("09_optimizing_courses",
+                                  lambda _: optimize.with_severity_tokens(confounded_records()), *SINGLE_CNN),
+    "stopping_rule": Recipe("09_optimizing_courses", lambda _: stopped_records(), *SINGLE_CNN),
+}
+
+
+def transfer_directory(checkpoints: str | Path, start: str) -> Path:
+    """Where notebook 07 keeps the model learnt from ``start`` (one of :data:`train.TRANSFER_STARTS`)."""
+    return Path(checkpoints) / f"transfer_{start.replace(' ', '_').replace('-', '_')}"
+
+
+def transfer_fitter(checkpoints: str | Path, vocab: data.Vocabulary, pretrained: TherapySequenceModel,
+                    embeddings: pd.DataFrame, start: str, overwrite: bool = False,
+                    **train_options) -> Callable[[dict[str, pd.DataFrame], int], TherapySequenceModel]:
+    """A ``fit(parts, seed)`` for :func:`evaluate.learning_curve` that loads or trains notebook 07's models.
+
+    Parameters
+    ----------
+    checkpoints : the notebooks' checkpoint folder.
+    vocab : the source population's vocabulary (the target's modules are the same).
+    pretrained : the pre-trained model (``transfer_pretrained``).
+    embeddings : the embedding table the embedding starts begin from (as loaded from its file).
+    start : one of :data:`train.TRANSFER_STARTS`.
+    overwrite : train again even where a checkpoint exists.
+    train_options : passed to :func:`train.train_model` (``progress``, ``device``).
+    """
+    config = train.TRANSFER_SETUP.train_config_for(start)
+
+    def fit(parts: dict[str, pd.DataFrame], seed: int) -> TherapySequenceModel:
+        return train.fit_transfer_or_load(start, parts, vocab, config, seed, pretrained, embeddings,
+                                          transfer_directory(checkpoints, start), overwrite, **train_options)[0]
+
+    return fit
+
+
+def refit(name: str, directory: str | Path, artifacts: str | Path,
+          checkpoints: str | Path) -> tuple[TherapySequenceModel, data.Vocabulary, pd.DataFrame]:
+    """Train checkpoint ``name`` from scratch into ``directory``; also returns its test courses.
+
+    ``checkpoints`` is the folder holding the pre-trained model that notebook 07's transfer models start from.
+
+    Returns
+    -------
+    model, vocabulary, and the test courses the notebooks evaluate it on (for a transfer model: the target's
+    1,000 fixed test courses).
+    """
+    from therapy_utils import embeddings as embedding_tools
+    from therapy_utils.evaluate import draw_training_set
+
+    if name in RECIPES:
+        recipe = RECIPES[name]
+        courses = recipe.courses(Path(artifacts))
+        fitted, vocab, _ = train.fit_or_load(courses, directory, recipe.model_config, recipe.train_config,
+                                             recipe.seed, overwrite=True, progress=False)
+        return fitted, vocab, data.split_courses(courses)["test"]
+    start = next((s for s in train.TRANSFER_STARTS if transfer_directory("", s).name == name), None)
+    if start is None:
+        raise ValueError(f"unknown checkpoint {name!r}; choose one of {sorted(checkpoint_names())}")
+    source = RECIPES["transfer_pretrained"]
+    pretrained, vocab, _ = train.fit_or_load(source.courses(Path(artifacts)), Path(checkpoints) / "transfer_pretrained",
+                                             source.model_config, source.train_config, source.seed)
+    table = embedding_tools.embedding_table(pretrained, vocab)
+    pool, test = train.TRANSFER_SETUP.target()
+    config = train.TRANSFER_SETUP.train_config_for(start)
+    parts = draw_training_set(pool, TRANSFER_SIZE, SEED)
+    fitted, vocab, _ = train.fit_transfer_or_load(start, parts, vocab, config, SEED, pretrained, table, directory,
+                                                  overwrite=True, progress=False, device="cpu")
+    return fitted, vocab, test
+
+
+def checkpoint_names() -> list[str]:
+    """Every committed checkpoint: the recipes above and notebook 07's four transfer models."""
+    return [*RECIPES, *(transfer_directory("", start).name for start in train.TRANSFER_STARTS)]
