@@ -228,7 +228,7 @@ def markdown(results: dict) -> str:
     lines = ["# Speed benchmark", "", _machine_line(results["machine"]), ""]
     if "parity" in results:
         p = results["parity"]
-        lines += [f"## Parity run (median of {p['runs']} runs, fresh interpreter each)", "",
+        lines += [f"## Parity run (median of {p['runs']} runs, fresh interpreter each)", "", *_measured(p),
                   "| program | wall s | peak MB | printed R² |", "|---|---:|---:|---|",
                   f"| `python -m therapy_utils run --preset original --seed 42` | {p['ours_s']:.2f} | "
                   f"{p['ours_peak_mb']:.0f} | {p['ours_r2_line']} |"]
@@ -239,13 +239,13 @@ def markdown(results: dict) -> str:
                       f"{p['same_numbers']}."]
         lines.append("")
     if "simulate" in results:
-        lines += ["## Simulation (median seconds, fresh interpreter each)", "",
+        lines += ["## Simulation (median seconds, fresh interpreter each)", "", *_measured(results["simulate"]),
                   "| preset | courses | seconds | courses/s | peak MB (whole process) |", "|---|---:|---:|---:|---:|"]
         lines += [f"| {preset} | {r['n']:,} | {r['seconds']:.2f} | {r['courses_per_s']:,.0f} | {r['peak_mb']:.0f} |"
-                  for preset, r in results["simulate"].items()]
+                  for preset, r in results["simulate"].items() if preset != "measured"]
         lines.append("")
     if "training" in results:
-        lines += ["## Training throughput (one epoch, median)", "",
+        lines += ["## Training throughput (one epoch, median)", "", *_measured(results["training"]),
                   f"simple = DataLoader padding each batch of {SIMPLE['batch_size']}; fast = "
                   f"`TrainConfig(bucketing=True, batch_size={FAST['batch_size']})`: equal-length batches sliced "
                   "from tensors built once (build time separate).", "",
@@ -258,16 +258,31 @@ def markdown(results: dict) -> str:
     if "notebooks" in results:
         nb = results["notebooks"]
         lines += ["## Notebook series (executed in order from a fresh copy: committed checkpoints, no saved data)", "",
+                  *_measured(nb),
                   "| notebook | seconds |", "|---|---:|"]
         lines += [f"| {name} | {s:.1f} |" for name, s in nb["seconds"].items()]
         lines += [f"| **all** | **{nb['total_s']:.1f}** |", ""]
     if "suite" in results:
-        lines += ["## Test suite (fresh clone, CI=true, after installation)", "",
+        lines += ["## Test suite (fresh clone, CI=true, after installation)", "", *_measured(results["suite"]),
                   "| run | seconds | result |", "|---|---:|---|"]
         lines += [f"| {name} | {r['seconds']:.0f} | {r['summary'].strip('= ')} |"
-                  for name, r in results["suite"].items()]
+                  for name, r in results["suite"].items() if name != "measured"]
         lines.append("")
     return "\n".join(lines) + "\n"
+
+
+def cpu_model() -> str:
+    """The CPU's model name and widest vector unit: timings and float rounding both depend on them."""
+    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
+    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")),
+                platform.processor() or platform.machine())
+    return f"{name}, {'AVX-512' if 'avx512f' in info else 'AVX2' if 'avx2' in info else 'no AVX2'}"
+
+
+def _measured(section: dict) -> list[str]:
+    """One line saying when and on which CPU a section was measured (sections are merged from separate runs)."""
+    measured = section.get("measured")
+    return [f"Measured {measured['date']} on {measured['cpu']}.", ""] if measured else []
 
 
 def _machine_line(machine: dict) -> str:
@@ -314,6 +329,7 @@ def main(argv: list[str] | None = None) -> int:
         if section in ("notebooks", "suite") and args.quick:
             continue
         results[section] = sections[section]()
+        results[section]["measured"] = {"date": time.strftime("%Y-%m-%d"), "cpu": cpu_model()}
         saved.write_text(json.dumps(results, indent=1))
         (args.out / f"{name}.md").write_text(markdown(results))
     print(markdown(results))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -73,3 +74,17 @@ def test_the_reference_data_in_the_tests_is_the_published_file():
     if not shared.is_file():
         pytest.skip(f"no {shared} to compare with (it is beside the clone only in CI's set-up)")
     assert ours.read_bytes() == shared.read_bytes()
+
+
+def test_readme_timings_are_the_speed_benchmark_s():
+    """Every run time the README quotes is the figure in benchmarks/results/speed.json, as speed.py measured it."""
+    results = json.loads((REPO / "benchmarks" / "results" / "speed.json").read_text())
+    readme = (REPO / "README.md").read_text()
+    assert f"the run takes {results['parity']['ours_s']:.1f} s" in readme
+    assert f"the test suite {results['suite']['make test']['seconds']:.0f} s" in readme
+    rerun = next(v for k, v in results["suite"].items() if k.startswith("float-order"))
+    assert f"one thread), {rerun['seconds']:.0f} s more" in readme
+    quoted = dict(re.findall(r"\(notebooks/(\d\d_\w+\.ipynb)\) \|[^\n]*\| (\d+) s \|", readme))
+    notebooks = sorted(p.name for p in (REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert sorted(quoted) == notebooks
+    assert quoted == {name: f"{seconds:.0f}" for name, seconds in results["notebooks"]["seconds"].items()}

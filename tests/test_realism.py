@@ -156,7 +156,7 @@ def test_the_truth_s_own_occlusion_points_at_the_motifs_and_passes_the_removal_c
     courses = list(simulate.simulate_courses(params, 400, seed=6)["modules"])
     truth = optimize.truth_scorer(params)
     attributions = [evaluate.occlusion(truth, c) for c in courses]
-    # 0.84 here, 0.92 on notebook 09's test courses: the issue's 0.8 is met with room
+    # 0.84 here, 0.92 on notebook 10's test courses: the issue's 0.8 is met with room
     assert evaluate.motif_hit(attributions, courses, params.motifs) >= 0.8
     checks = evaluate.removal_checks(truth, attributions, courses, k=3, seed=0)
     assert checks["comprehensiveness_top"] > 2 * checks["comprehensiveness_random"]

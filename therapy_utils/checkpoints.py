@@ -61,7 +61,8 @@ RECIPES: dict[str, Recipe] = {
     "original_best": Recipe("08_model_comparison",  # notebook 08 uses the original's seed, 42
                             lambda _: simulate.simulate_courses(simulate.preset_params("original"), 500, seed=42),
                             *train.NAMED_MODELS["best"], seed=42),
-    "realistic_best": Recipe("09_optimizing_courses", notebook_courses, *train.NAMED_MODELS["best"]),
+    "realistic_best": Recipe("09_optimizing_courses, 10_explaining_predictions", notebook_courses,
+                              *train.NAMED_MODELS["best"]),
     "confounded_naive": Recipe("09_optimizing_courses", lambda _: confounded_records(), *SINGLE_CNN),
     "confounded_adjusted": Recipe("09_optimizing_courses",
                                   lambda _: optimize.with_severity_tokens(confounded_records()), *SINGLE_CNN),

@@ -41,15 +41,23 @@ def most_similar(embeddings: pd.DataFrame, module: str, k: int = 5) -> list[tupl
 
 
 def project_2d(embeddings: pd.DataFrame, method: str = "tsne", random_state: int = 42) -> pd.DataFrame:
-    """2-D coordinates (``x``, ``y``) per module; t-SNE uses the original's perplexity of 5."""
+    """2-D coordinates (``x``, ``y``) per module; t-SNE uses the original's perplexity of 5 (05_module_embeddings).
+
+    ``attrs["axis_labels"]`` names the axes: for PCA with the share of variance each component explains.
+    """
     if method == "tsne":
         reducer = TSNE(n_components=2, perplexity=min(5, len(embeddings) - 1), random_state=random_state)
     elif method == "pca":
         reducer = PCA(n_components=2, random_state=random_state)
     else:
         raise ValueError(f"unknown projection {method!r}; choose 'tsne' or 'pca'")
-    coords = reducer.fit_transform(embeddings.to_numpy())
-    return pd.DataFrame(coords, index=embeddings.index, columns=["x", "y"])
+    coords = pd.DataFrame(reducer.fit_transform(embeddings.to_numpy()), index=embeddings.index, columns=["x", "y"])
+    if method == "pca":  # what share of the vectors' variance each axis shows (the figures label their axes with it)
+        share = reducer.explained_variance_ratio_
+        coords.attrs["axis_labels"] = (f"PC1 ({share[0]:.0%} of variance)", f"PC2 ({share[1]:.0%} of variance)")
+    else:
+        coords.attrs["axis_labels"] = ("t-SNE 1", "t-SNE 2")
+    return coords
 
 
 def group_similarity(embeddings: pd.DataFrame, groups: dict[str, str]) -> dict[str, float]:

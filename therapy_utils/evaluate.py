@@ -84,7 +84,7 @@ def occlusion(score: Scorer, course: Sequence[str]) -> np.ndarray:
 
 def integrated_gradients(model: nn.Module, courses: Sequence[Sequence[str]], vocab: Vocabulary,
                          steps: int = 32) -> list[np.ndarray]:
-    """Each position's attribution by integrated gradients on the module embeddings (09_optimizing_courses).
+    """Each position's attribution by integrated gradients on the module embeddings (10_explaining_predictions).
 
     captum's ``LayerIntegratedGradients`` walks from an all-padding course to the real one in embedding space and
     sums the gradients on the way; a position's attribution is the sum over its embedding dimensions, and all of
@@ -116,7 +116,8 @@ def motif_positions(course: Sequence[str], motifs: Sequence[Sequence[str]]) -> s
 
 def motif_hit(attributions: Sequence[np.ndarray], courses: Sequence[Sequence[str]],
               motifs: Sequence[Sequence[str]], k: int = 3) -> float:
-    """Share of the courses holding a motif whose ``k`` most-attributed positions all lie on motifs (``motif_hit3``).
+    """Share of the courses holding a motif whose ``k`` most-attributed positions all lie on motifs (``motif_hit3``,
+    10_explaining_predictions).
 
     The simulator says the motifs are what drives these outcomes most, so a faithful explanation should point at them.
     NaN when no course has motifs covering ``k`` positions: there is nothing to check.
@@ -128,7 +129,7 @@ def motif_hit(attributions: Sequence[np.ndarray], courses: Sequence[Sequence[str
 
 def removal_checks(score: Scorer, attributions: Sequence[np.ndarray], courses: Sequence[Sequence[str]], k: int,
                    seed: int) -> dict[str, float]:
-    """Comprehensiveness and sufficiency of the top-``k`` positions, beside ``k`` random positions.
+    """Comprehensiveness and sufficiency of the top-``k`` positions, beside ``k`` random positions (10).
 
     Comprehensiveness: mean drop in the score when the top-k positions are removed (large is good). Sufficiency:
     mean drop when only they are kept (small is good). Courses with ``k`` or fewer modules are skipped.

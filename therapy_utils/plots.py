@@ -1,17 +1,35 @@
 """Figures: training curves, predicted vs actual, and the embedding map (seaborn).
 
 Taught in ``03_training.ipynb``, ``05_module_embeddings.ipynb``, ``07_transfer_learning.ipynb`` and
-``08_model_comparison.ipynb``; recommendations in ``09_optimizing_courses.ipynb``.
+``08_model_comparison.ipynb``; recommendations in ``09_optimizing_courses.ipynb``; the group colours in every notebook.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+# One colour per module group, the same in every notebook (tab10's first six, in the realistic preset's group order).
+GROUP_ORDER = ("engagement", "skills", "cognitive", "exposure", "maintenance", "crisis")
+GROUP_COLOURS: dict[str, tuple[float, float, float]] = dict(zip(GROUP_ORDER, sns.color_palette("tab10", 10),
+                                                                strict=False))
+
+
+def group_palette(groups: Iterable[str]) -> dict[str, tuple[float, float, float]]:
+    """Colours for these group names: :data:`GROUP_COLOURS` for the realistic preset's, further tab10 colours for
+    any other (a flowchart population's, a user's), in order of appearance (01_simulate_therapy_courses, 05)."""
+    spare = iter(sns.color_palette("tab10", 10)[len(GROUP_ORDER):] + sns.color_palette("Set2", 8))
+    return {name: GROUP_COLOURS[name] if name in GROUP_COLOURS else next(spare) for name in dict.fromkeys(groups)}
+
+
+def group_handles(groups: Iterable[str]) -> list[Patch]:
+    """Legend entries (coloured squares) for these groups, e.g. for a clustermap's row colours (05)."""
+    return [Patch(color=colour, label=name) for name, colour in group_palette(groups).items()]
 
 
 def plot_losses(history: pd.DataFrame, ax, title: str, log_scale: bool = False) -> None:
@@ -43,14 +61,41 @@ def embedding_map_figure(coords: pd.DataFrame, groups: Mapping[str, str] | None 
     fig = Figure(figsize=(7, 6), dpi=100)
     ax = fig.subplots()
     hue = [groups.get(m, "?") for m in coords.index] if groups else None
-    order = list(dict.fromkeys(groups.values())) if groups else None  # same colours as the group list order
-    sns.scatterplot(data=coords, x="x", y="y", hue=hue, hue_order=order, palette="tab10" if groups else None,
-                    s=120, ax=ax, legend=bool(groups))
-    for module, (x, y) in coords[["x", "y"]].iterrows():
-        ax.annotate(module, (x, y), xytext=(5, 5), textcoords="offset points")
-    ax.set(title=title, xlabel="dimension 1", ylabel="dimension 2")
+    palette = group_palette(groups.values()) if groups else None
+    sns.scatterplot(data=coords, x="x", y="y", hue=hue, hue_order=list(palette) if palette else None,
+                    palette=palette, s=120, ax=ax, legend=bool(groups))
+    for module, offset in label_offsets(coords[["x", "y"]]).items():
+        ax.annotate(module, tuple(coords.loc[module, ["x", "y"]]), xytext=offset, textcoords="offset points")
+    x_label, y_label = coords.attrs.get("axis_labels", ("dimension 1", "dimension 2"))
+    ax.set(title=title, xlabel=x_label, ylabel=y_label)
+    if groups:
+        sns.move_legend(ax, "upper left", bbox_to_anchor=(1, 1), title="true group")
     fig.tight_layout()
     return fig
+
+
+def label_offsets(coords: pd.DataFrame, min_gap: float = 0.05) -> dict[str, tuple[int, int]]:
+    """Text offsets (points) that keep point labels apart (05_module_embeddings).
+
+    Each label takes the first side — upper right, upper left, lower right, lower left — where it lands at least
+    ``min_gap`` (a share of the plot's span) from the labels placed so far and from every other point.
+    """
+    sides = [(5, 5), (-14, 5), (5, -15), (-14, -15)]
+    points = coords.to_numpy() / (float(np.ptp(coords.to_numpy(), axis=0).max()) or 1.0)
+    per_point = 0.0025  # a text offset of one point is about this share of a 7-inch figure's span
+    labels: list[np.ndarray] = []
+    offsets = {}
+    for index, module in enumerate(coords.index):
+        others = np.delete(points, index, axis=0)
+
+        def clear(side: tuple[int, int], at: np.ndarray = points[index], others: np.ndarray = others) -> bool:
+            spot = at + np.array(side) * per_point
+            return all(np.linalg.norm(spot - other) >= min_gap for other in [*labels, *others])
+
+        side = next((side for side in sides if clear(side)), sides[0])
+        offsets[module] = side
+        labels.append(points[index] + np.array(side) * per_point)
+    return offsets
 
 
 def learning_curve_figure(runs: pd.DataFrame, oracle_r2: float, reference_r2: float | None = None,
