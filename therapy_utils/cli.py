@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import sys
 from pathlib import Path
 
@@ -51,8 +53,6 @@ def _seed(text: str) -> int:
 
 def _device(text: str) -> str:
     """Argument type: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``, and only a CUDA device this machine has."""
-    import re
-
     if text in ("auto", "cpu"):
         return text
     if not re.fullmatch(r"cuda(:\d+)?", text):
@@ -307,8 +307,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def _check_output_folders(args: argparse.Namespace) -> None:
     """Refuse an output file in a folder that does not exist before any work is done, so nothing is left half-made."""
-    import os
-
     files = [args.out] if args.command == "simulate" else [args.json] if args.json else []
     for path in files:
         if not path.parent.is_dir():
