@@ -110,27 +110,31 @@ def refit(name: str, directory: str | Path, artifacts: str | Path,
     model, vocabulary, and the test courses the notebooks evaluate it on (for a transfer model: the target's
     1,000 fixed test courses).
     """
-    from therapy_utils import embeddings as embedding_tools
+    if name not in RECIPES:
+        return _refit_transfer(name, directory, artifacts, checkpoints)
+    recipe = RECIPES[name]
+    courses = recipe.courses(Path(artifacts))
+    fitted, vocab, _ = train.fit_or_load(courses, directory, recipe.model_config, recipe.train_config, recipe.seed,
+                                         overwrite=True, progress=False)
+    return fitted, vocab, data.split_courses(courses)["test"]
+
+
+def _refit_transfer(name: str, directory: str | Path, artifacts: str | Path,
+                    checkpoints: str | Path) -> tuple[TherapySequenceModel, data.Vocabulary, pd.DataFrame]:
+    """:func:`refit` for one of notebook 07's transfer models: from the shipped pre-trained model, 200 courses."""
+    from therapy_utils.embeddings import embedding_table
     from therapy_utils.evaluate import draw_training_set
 
-    if name in RECIPES:
-        recipe = RECIPES[name]
-        courses = recipe.courses(Path(artifacts))
-        fitted, vocab, _ = train.fit_or_load(courses, directory, recipe.model_config, recipe.train_config,
-                                             recipe.seed, overwrite=True, progress=False)
-        return fitted, vocab, data.split_courses(courses)["test"]
     start = next((s for s in train.TRANSFER_STARTS if transfer_directory("", s).name == name), None)
     if start is None:
         raise ValueError(f"unknown checkpoint {name!r}; choose one of {sorted(checkpoint_names())}")
     source = RECIPES["transfer_pretrained"]
     pretrained, vocab, _ = train.fit_or_load(source.courses(Path(artifacts)), Path(checkpoints) / "transfer_pretrained",
                                              source.model_config, source.train_config, source.seed)
-    table = embedding_tools.embedding_table(pretrained, vocab)
     pool, test = train.TRANSFER_SETUP.target()
-    config = train.TRANSFER_SETUP.train_config_for(start)
-    parts = draw_training_set(pool, TRANSFER_SIZE, SEED)
-    fitted, vocab, _ = train.fit_transfer_or_load(start, parts, vocab, config, SEED, pretrained, table, directory,
-                                                  overwrite=True, progress=False, device="cpu")
+    fitted, vocab, _ = train.fit_transfer_or_load(
+        start, draw_training_set(pool, TRANSFER_SIZE, SEED), vocab, train.TRANSFER_SETUP.train_config_for(start),
+        SEED, pretrained, embedding_table(pretrained, vocab), directory, overwrite=True, progress=False, device="cpu")
     return fitted, vocab, test
 
 

@@ -14,8 +14,10 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from therapy_utils.simulate import preset_params
+
 # One colour per module group, the same in every notebook (tab10's first six, in the realistic preset's group order).
-GROUP_ORDER = ("engagement", "skills", "cognitive", "exposure", "maintenance", "crisis")
+GROUP_ORDER = tuple(name for name, _ in preset_params("realistic").groups)
 GROUP_COLOURS: dict[str, tuple[float, float, float]] = dict(zip(GROUP_ORDER, sns.color_palette("tab10", 10),
                                                                 strict=False))
 
