@@ -337,3 +337,76 @@ def courses_needed(summary: pd.DataFrame, baseline: str = "random") -> pd.Series
     reached = summary[summary["mean"] >= reference["mean"]]
     needed = reached.groupby("start", sort=False)["n"].min()
     return needed.reindex(summary["start"].unique()).rename(f"courses to reach {baseline} at n={reference['n']}")
+
+
+def mean_sd_table(runs: pd.DataFrame, index: str | list[str], columns: str, value: str,
+                  decimals: int = 3) -> pd.DataFrame:
+    """A pivot of "mean ± sd (seeds)" cells: a comparison over seeds with its spread beside every mean.
+
+    Used by 07_transfer_learning and 08_model_comparison, where rankings are read only where gaps exceed the spread.
+
+    Parameters
+    ----------
+    runs : pandas.DataFrame
+        One row per run (one seed of one configuration), holding ``index``, ``columns`` and ``value``.
+    index, columns : str or list of str
+        Columns whose values become the rows and the columns of the table.
+    value : str
+        The measured column to average over seeds.
+    decimals : int
+        Decimals shown for the mean and the sample standard deviation.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Strings like ``"0.753 ± 0.160 (5)"``; the sd is blank for a single run. Rows and columns keep the order in
+        which they first appear in ``runs``.
+    """
+    keys = [index] if isinstance(index, str) else list(index)
+    stats = runs.groupby([*keys, columns], sort=False)[value].agg(["mean", "std", "count"]).reset_index()
+    cells = stats.apply(lambda r: f"{r['mean']:.{decimals}f}"
+                        + (f" ± {r['std']:.{decimals}f}" if r["count"] > 1 else "") + f" ({r['count']:.0f})", axis=1)
+    return stats.assign(cell=cells).pivot(index=keys, columns=columns, values="cell").reindex(
+        index=stats.set_index(keys).index.unique(), columns=stats[columns].unique())
+
+
+def paired_comparison(runs: pd.DataFrame, pairs: Sequence[tuple[str, str]], value: str = "share",
+                      by: str = "preset", unit: str = "seed", alpha: float = 0.05) -> pd.DataFrame:
+    """Candidate minus baseline, paired by seed, with a paired t-test: is a gap larger than the seed-to-seed noise?
+
+    Two configurations trained on the same seeds share their data split, so their difference per seed removes the
+    split's luck; the table says "within noise" unless the paired t-test rejects a zero mean difference at ``alpha``
+    (08_model_comparison).
+
+    Parameters
+    ----------
+    runs : pandas.DataFrame
+        One row per run with columns ``model``, ``by``, ``unit`` and ``value``.
+    pairs : sequence of (baseline, candidate)
+        Model names to compare, the baseline first.
+    value, by, unit : str
+        The measured column, the column that separates independent comparisons (the preset) and the pairing column.
+    alpha : float
+        Significance level of the two-sided paired t-test.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Per pair and ``by``: mean and sd of the paired difference, seeds, the number of seeds where the candidate
+        was higher, the p-value and the verdict ("higher", "lower" or "within noise").
+    """
+    from scipy.stats import ttest_rel
+
+    rows = []
+    for baseline, candidate in pairs:
+        for group, table in runs[runs["model"].isin([baseline, candidate])].groupby(by, sort=False):
+            wide = table.pivot(index=unit, columns="model", values=value).dropna()
+            if baseline not in wide or candidate not in wide:
+                raise ValueError(f"no paired runs of {baseline!r} and {candidate!r} for {by} {group!r}")
+            difference = wide[candidate] - wide[baseline]
+            p_value = float(ttest_rel(wide[candidate], wide[baseline]).pvalue)
+            verdict = "within noise" if p_value >= alpha else ("higher" if difference.mean() > 0 else "lower")
+            rows.append({"baseline": baseline, "candidate": candidate, by: group, "difference": difference.mean(),
+                         "sd": difference.std(), "seeds": len(difference), "higher in": int((difference > 0).sum()),
+                         "p": p_value, "verdict": verdict})
+    return pd.DataFrame(rows)

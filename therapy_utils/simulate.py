@@ -154,6 +154,34 @@ def preset_params(preset: str = "realistic", **overrides: object) -> SimulatorPa
     return replace(params, **overrides)
 
 
+def outcome_parameters(params: SimulatorParams) -> pd.Series:
+    """The outcome model's parameters, one per row, so that a notebook shows the numbers its text quotes.
+
+    Taught in 01_simulate_therapy_courses; later notebooks print the rows they discuss.
+
+    Parameters
+    ----------
+    params : SimulatorParams
+        A preset's parameters (:func:`preset_params`).
+
+    Returns
+    -------
+    pandas.Series
+        Values indexed by what they mean: the base level, the motif boost (and, for the original preset, the chance
+        that a course opens with a motif), each module's own effect, the fatigue rule and the noise.
+    """
+    rows = {"base level": params.base_mean, "motif boost (each occurrence)": params.motif_boost}
+    if params.preset == "original":
+        rows = {"base level": params.base_mean, "chance a course opens with a motif": params.motif_start_prob,
+                "motif boost (once)": params.motif_boost}
+    rows |= {f"effect of {module}": effect for module, effect in params.module_effects}
+    rows |= {"fatigue: sessions before it starts": params.fatigue_threshold,
+             "fatigue: once, beyond that": -params.fatigue_step or 0.0,
+             "fatigue: per session beyond that": -params.fatigue_per_session or 0.0,
+             "noise sd": params.noise_sd}
+    return pd.Series(rows, name=params.preset, dtype=object)
+
+
 def simulate_courses(params: SimulatorParams, n_sequences: int, seed: int) -> pd.DataFrame:
     """Simulate a course table: ``course_id``, ``modules`` (tuple), ``effectiveness``.
 
