@@ -88,7 +88,7 @@ def _results_numbers() -> tuple[list[Printed], list[Printed]]:
                 add_duration(sum(row["seconds"] for row in value))
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             numbers.append(Printed(float(value), 99))
-            if key == "seconds" or key.endswith("_s"):
+            if key.endswith("seconds") or key.endswith("_s"):
                 add_duration(float(value))
         elif isinstance(value, str):
             numbers.extend(printed_numbers(value))
