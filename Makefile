@@ -31,7 +31,7 @@ lab: install  ## JupyterLab in notebooks/
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
 
 notebooks: install  ## re-execute every notebook in place (maintainers, before committing)
-	cd notebooks && for nb in [0-9][0-9]_*.ipynb; do \
+	cd notebooks && for nb in [0-9][0-9]_*.ipynb solutions/*_solutions.ipynb; do \
 		../$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=600 \
 			--ExecutePreprocessor.store_widget_state=False \
 			--ExecutePreprocessor.record_timing=False "$$nb" || exit 1; done

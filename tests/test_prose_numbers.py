@@ -21,7 +21,7 @@ NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 RESULTS = REPO / "benchmarks" / "results"
 # What cannot be an output, each with its reason. Bibliographic numbers (years, volumes, pages, arXiv ids) are
 # left out by leaving out each notebook's "## References" section, link targets by leaving out URLs, and the values
-# an exercise asks the learner to try by leaving out "## Exercises" (they are inputs, not results).
+# an exercise asks the learner to try by leaving out "## Exercises" and the "### Exercise" cells (inputs, not results).
 ALLOWED = {
     "Python 3.11": "the Python version the project pins, not a result",
 }
@@ -32,7 +32,7 @@ def markdown_prose(cells: list[dict]) -> str:
     """The markdown a learner reads as claims: without exercises, references, link targets and allow-listed phrases."""
     parts = []
     for cell in cells:
-        if cell["cell_type"] != "markdown":
+        if cell["cell_type"] != "markdown" or "".join(cell["source"]).startswith("### Exercise"):
             continue
         text = re.split(r"^## (?:References|Exercises)", "".join(cell["source"]), flags=re.M)[0]
         text = re.sub(r"\]\([^)]*\)", "]", text)

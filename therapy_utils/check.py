@@ -1,0 +1,673 @@
+"""Checks for the notebooks' exercises: each says *correct*, or gives a hint naming what is wrong, never the answer.
+
+``exNN_name`` belongs to notebook NN. A check takes the learner's answer — a value, a course, or a function — and
+returns a :class:`Verdict`, which a notebook shows as one line. Questions about data are judged against the
+simulator's truth (or the saved benchmark results), not against a stored answer, so every correct answer passes.
+An exercise left as ``...`` gets "no answer yet" and does nothing else. Worked solutions:
+``notebooks/solutions/NN_solutions.ipynb``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy.stats import ttest_ind, ttest_rel
+from sklearn.metrics import adjusted_rand_score, r2_score
+
+from therapy_utils import data, embeddings, evaluate, model, optimize, simulate
+
+RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+Scorer = Callable[[Sequence[Sequence[str]]], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of a check: whether the answer passed, and what to say about it."""
+
+    passed: bool
+    message: str
+
+    def __repr__(self) -> str:
+        return ("✓ Correct. " if self.passed else "✗ Not yet: ") + self.message
+
+
+NO_ANSWER = Verdict(False, "no answer yet — replace the `...` with yours and run the cell again.")
+
+
+def _unanswered(answer: object) -> bool:
+    return answer is None or answer is Ellipsis
+
+
+def _call(function: Callable, *args: object) -> tuple[object, Verdict | None]:
+    """Run the learner's function; a crash or a missing return value becomes a hint instead of a traceback."""
+    if not callable(function):
+        return None, Verdict(False, f"expected a function, got {type(function).__name__}.")
+    try:
+        result = function(*args)
+    except Exception as error:  # the learner's code: any failure is feedback
+        return None, Verdict(False, f"your function raised {type(error).__name__}: {error}")
+    if result is None:
+        return None, Verdict(False, "your function returned None — fill in its body and return the result.")
+    return result, None
+
+
+def _course(answer: object, length: int | None = None) -> tuple[tuple[str, ...] | None, Verdict | None]:
+    """Read a course given as "A B A", ["A", "B", "A"] or ("A", "B", "A"), and say what is wrong with it."""
+    if _unanswered(answer):
+        return None, NO_ANSWER
+    course = tuple(answer.split()) if isinstance(answer, str) else tuple(answer)
+    unknown = [m for m in course if m not in simulate.LETTERS]
+    if unknown:
+        return None, Verdict(False, f"{unknown[0]!r} is not a module; use the letters A–Q.")
+    if length is not None and len(course) != length:
+        return None, Verdict(False, f"the course has {len(course)} modules; the exercise asks for {length}.")
+    return course, None
+
+
+def _array(value: object) -> np.ndarray:
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().numpy()
+    return np.asarray(value, dtype=float)
+
+
+def _same(answer: object, expected: np.ndarray, what: str, atol: float = 1e-6) -> Verdict | None:
+    """None when ``answer`` equals ``expected`` (shape and values); otherwise the hint."""
+    got = _array(answer)
+    if got.shape != expected.shape:
+        return Verdict(False, f"{what} has shape {got.shape}; expected {expected.shape}.")
+    if not np.allclose(got, expected, atol=atol, rtol=1e-5):
+        wrong = int((~np.isclose(got, expected, atol=atol, rtol=1e-5)).sum())
+        return Verdict(False, f"{what} has the right shape, but {wrong} of its {expected.size} values differ.")
+    return None
+
+
+def _word(answer: object, choices: dict[str, Sequence[str]]) -> str | None:
+    """Map a free-text answer ("Down", "lower") to one of ``choices``' keys, or None."""
+    text = str(answer).strip().lower()
+    return next((key for key, words in choices.items() if text == key or text in words), None)
+
+
+@cache
+def _realistic() -> simulate.SimulatorParams:
+    return simulate.preset_params("realistic")
+
+
+def _truth(courses: Sequence[Sequence[str]]) -> np.ndarray:
+    return optimize.truth_scorer(_realistic())(courses)
+
+
+# 01 · Simulating courses of therapy ----------------------------------------------------------------------------------
+
+def ex01_noise_direction(answer: str) -> Verdict:
+    """Predict-then-run: with ``noise_sd`` raised from 0.06 to 0.15, does the oracle R² go "up" or "down"?"""
+    if _unanswered(answer):
+        return NO_ANSWER
+    said = _word(answer, {"up": ("higher", "rises", "increases"), "down": ("lower", "falls", "decreases")})
+    if said is None:
+        return Verdict(False, f"answer 'up' or 'down', not {answer!r}.")
+    r2 = {}
+    for noise in (0.06, 0.15):
+        params = simulate.preset_params("realistic", noise_sd=noise)
+        courses = simulate.simulate_courses(params, 2000, seed=0)
+        r2[noise] = r2_score(courses["effectiveness"], simulate.expected_effectiveness(params, courses["modules"]))
+    if said != ("down" if r2[0.15] < r2[0.06] else "up"):
+        return Verdict(False, "the oracle knows the expected effectiveness exactly; what share of the variance is "
+                              "left to the noise when the noise grows?")
+    return Verdict(True, f"the oracle R² goes from {r2[0.06]:.3f} to {r2[0.15]:.3f}: the same model can look worse "
+                         "on noisier data without being worse — judge it against the oracle.")
+
+
+def ex01_good_course(course: object) -> Verdict:
+    """Investigate: a course of 6 modules whose true expected effectiveness is at least 0.8."""
+    course, problem = _course(course, length=6)
+    if problem:
+        return problem
+    value = float(_truth([course])[0])
+    if value < 0.8:
+        return Verdict(False, f"its true expected effectiveness is {value:.3f}, short of 0.8. The motifs add the "
+                              "most, each time they occur; some single modules add a little.")
+    return Verdict(True, f"{' '.join(course)}: true expected effectiveness {value:.3f}.")
+
+
+def ex01_transition_counts(function: Callable) -> Verdict:
+    """Build: ``function(courses, modules)`` counts how often each module is directly followed by each other one."""
+    courses = simulate.simulate_courses(_realistic(), 300, seed=5)["modules"]
+    modules = _realistic().modules
+    result, problem = _call(function, courses, modules)
+    if problem:
+        return problem
+    expected = data.transition_counts(courses, modules).to_numpy()
+    got = _array(result)
+    if got.shape == expected.shape and np.array_equal(got, expected.T):
+        return Verdict(False, "rows and columns are swapped: row = the current module, column = the next one.")
+    joined = data.transition_counts([tuple(m for c in courses for m in c)], modules).to_numpy()
+    if got.shape == expected.shape and np.array_equal(got, joined):
+        return Verdict(False, "you also counted the pair formed by the end of one course and the start of the next.")
+    return _same(got, expected.astype(float), "your table", atol=0) or Verdict(
+        True, "your counts equal data.transition_counts.")
+
+
+# 02 · The embedding + LSTM model ------------------------------------------------------------------------------------
+
+def _gru_variants(x: torch.Tensor, h: torch.Tensor, gru: torch.nn.GRU) -> dict[str, torch.Tensor]:
+    """One GRU step the right way, and the typical slips, each by name (to say which slip an answer made)."""
+    gi = x @ gru.weight_ih_l0.T + gru.bias_ih_l0
+    gh = h @ gru.weight_hh_l0.T + gru.bias_hh_l0
+    (ir, iz, in_), (hr, hz, hn) = gi.chunk(3, -1), gh.chunk(3, -1)
+    r, z = torch.sigmoid(ir + hr), torch.sigmoid(iz + hz)
+    n = torch.tanh(in_ + r * hn)
+    reset_first = torch.tanh(in_ + (r * h) @ gru.weight_hh_l0.T.chunk(3, -1)[2] + gru.bias_hh_l0.chunk(3)[2])
+    z_first, r_first = torch.sigmoid(ir + hr), torch.sigmoid(iz + hz)  # gates read in the order z, r, n
+    n_swapped = torch.tanh(in_ + r_first * hn)
+    return {"right": (1 - z) * n + z * h, "swapped update": z * n + (1 - z) * h,
+            "reset before the matrix": (1 - z) * reset_first + z * h,
+            "gate order": (1 - z_first) * n_swapped + z_first * h}
+
+
+def ex02_gru_cell(function: Callable) -> Verdict:
+    """Build: ``function(x, h, gru)`` is one step of ``gru``'s first layer, equal to ``nn.GRU`` over a course."""
+    with model.torch_rng(torch.Generator().manual_seed(3)):
+        gru = torch.nn.GRU(4, 6, batch_first=True)
+    inputs = torch.randn(5, 4, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        _, final = gru(inputs.unsqueeze(0))
+        h = torch.zeros(6)
+        for x in inputs:
+            h, problem = _call(function, x, h, gru)
+            if problem:
+                return problem
+            if tuple(torch.as_tensor(h).shape) != (6,):
+                return Verdict(False, f"one step returned shape {tuple(torch.as_tensor(h).shape)}; expected (6,).")
+    if torch.allclose(torch.as_tensor(h), final[0, 0], atol=1e-6):
+        return Verdict(True, "your cell gives nn.GRU's final hidden state.")
+    with torch.no_grad():
+        slips = {name: step for name, step in _gru_variants(inputs[0], torch.zeros(6), gru).items() if name != "right"}
+        first, _ = _call(function, inputs[0], torch.zeros(6), gru)
+    hints = {"swapped update": "the update gate z keeps the old state: h' = (1 − z) ⊙ n + z ⊙ h, not the other way.",
+             "reset before the matrix": "PyTorch applies the reset gate after the recurrent matrix: "
+                                        "r ⊙ (W_hn h + b_hn).",
+             "gate order": "PyTorch stacks the gates in the order r, z, n."}
+    for name, step in slips.items():
+        if first is not None and torch.allclose(torch.as_tensor(first), step, atol=1e-6):
+            return Verdict(False, hints[name])
+    return Verdict(False, "the final hidden state differs from nn.GRU's; check each gate against the equations.")
+
+
+def ex02_masked_mean(function: Callable) -> Verdict:
+    """Build: ``function(outputs, lengths)`` averages each course's outputs over its real steps only."""
+    outputs = torch.randn(3, 5, 4, generator=torch.Generator().manual_seed(5))
+    lengths = torch.tensor([5, 2, 3])
+    result, problem = _call(function, outputs, lengths)
+    if problem:
+        return problem
+    mask = (torch.arange(5)[None, :] < lengths[:, None]).unsqueeze(-1)
+    expected = (outputs * mask).sum(1) / lengths[:, None]
+    got = _array(result)
+    if got.shape == (3, 4) and np.allclose(got, outputs.mean(1).numpy(), atol=1e-6):
+        return Verdict(False, "the padded steps are averaged in too; only the first `lengths[i]` steps are real.")
+    if got.shape == (3, 4) and np.allclose(got, ((outputs * mask).sum(1) / 5).numpy(), atol=1e-6):
+        return Verdict(False, "the padding is left out of the sum, but you still divide by the padded length.")
+    return _same(got, expected.numpy(), "your pooled summary") or Verdict(
+        True, "padding no longer leaks into the mean.")
+
+
+def ex02_parameter_count(answer: int) -> Verdict:
+    """Predict-then-run: trainable parameters of the tutorial model with ``hidden_dim=16`` and 18 vocabulary rows."""
+    if _unanswered(answer):
+        return NO_ANSWER
+    net = model.build_model(18, model.ModelConfig(hidden_dim=16), torch.Generator().manual_seed(0))
+    expected = sum(p.numel() for p in net.parameters() if p.requires_grad)
+    if int(answer) == expected:
+        return Verdict(True, f"{expected:,} parameters; check it with sum(p.numel() for p in net.parameters()).")
+    lstm = net.lstm
+    if int(answer) == expected - lstm.bias_hh_l0.numel():
+        return Verdict(False, "close: an LSTM layer has two bias vectors per gate, b_ih and b_hh.")
+    return Verdict(False, "count the embedding (rows × dimensions), the LSTM (4 gates × hidden × (input + hidden), "
+                          "plus two biases of 4 × hidden) and the linear layer (hidden weights + 1 bias).")
+
+
+# 03 · Training ------------------------------------------------------------------------------------------------------
+
+def _plateau_reference(losses: Sequence[float], patience: int) -> list[float]:
+    """ReduceLROnPlateau(factor=0.5)'s learning-rate multiplier after each epoch."""
+    weight = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([weight], lr=1.0)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, patience=patience, factor=0.5)
+    multipliers = []
+    for loss in losses:
+        scheduler.step(loss)
+        multipliers.append(optimizer.param_groups[0]["lr"])
+    return multipliers
+
+
+def _plateau_losses(seed: int) -> list[float]:
+    """Validation losses that improve by clear steps (above the scheduler's 1e-4 threshold) or not at all."""
+    rng = np.random.default_rng(seed)
+    steps = np.where(rng.random(60) < 0.2, rng.uniform(0.02, 0.1, 60), -rng.uniform(0, 0.05, 60))
+    return list(1.0 - np.cumsum(steps).clip(max=0.9))
+
+
+def ex03_plateau(function: Callable) -> Verdict:
+    """Build: ``function(val_losses, patience)`` returns the learning-rate multiplier after each epoch, as
+    ``ReduceLROnPlateau(patience=patience, factor=0.5)`` would."""
+    for seed, patience in ((0, 3), (1, 10), (2, 5)):
+        losses = _plateau_losses(seed)
+        result, problem = _call(function, losses, patience)
+        if problem:
+            return problem
+        got, expected = list(_array(result)), _plateau_reference(losses, patience)
+        if len(got) != len(expected):
+            return Verdict(False, f"{len(got)} multipliers for {len(losses)} epochs; one per epoch.")
+        if not np.allclose(got, expected):
+            first = int(np.argmax(~np.isclose(got, expected)))
+            late = got[first] > expected[first]
+            return Verdict(False, f"with patience {patience} you change the rate at epoch {first + 1} where the "
+                                  f"scheduler {'already halved it' if late else 'does not yet'}: it halves once "
+                                  "*more than* `patience` epochs passed without a new best, then counts again from 0.")
+    return Verdict(True, "your schedule equals ReduceLROnPlateau's on three loss curves.")
+
+
+def ex03_split(function: Callable) -> Verdict:
+    """Build: ``function(table, random_state)`` returns {"train", "val", "test"} in 64/16/20 with no shared course."""
+    table = simulate.simulate_courses(_realistic(), 500, seed=1)
+    result, problem = _call(function, table, 0)
+    if problem:
+        return problem
+    if not isinstance(result, dict) or set(result) != {"train", "val", "test"}:
+        return Verdict(False, "return a dict with the keys 'train', 'val' and 'test'.")
+    ids = {name: set(part["course_id"]) for name, part in result.items()}
+    for a, b in (("train", "val"), ("train", "test"), ("val", "test")):
+        if shared := len(ids[a] & ids[b]):
+            return Verdict(False, f"{shared} courses are in both {a} and {b}: the model would be judged on courses "
+                                  "it learnt from.")
+    if missing := len(set(table["course_id"]) - set().union(*ids.values())):
+        return Verdict(False, f"{missing} courses are in no part; every course belongs to exactly one.")
+    sizes = {name: len(part) for name, part in result.items()}
+    if any(abs(sizes[name] - share * 500) > 1 for name, share in (("train", .64), ("val", .16), ("test", .2))):
+        return Verdict(False, f"sizes {sizes} for 500 courses; the split is 64/16/20.")
+    again, _ = _call(function, table, 0)
+    other, _ = _call(function, table, 1)
+    if not isinstance(again, dict) or set(again["test"]["course_id"]) != ids["test"]:
+        return Verdict(False, "the same random_state gives another split: draw from the seed, not a global state.")
+    if isinstance(other, dict) and set(other["test"]["course_id"]) == ids["test"]:
+        return Verdict(False, "another random_state gives the same split: shuffle with the seed you are given.")
+    return Verdict(True, "disjoint, complete, 64/16/20 and reproducible from the seed.")
+
+
+def ex03_accumulate(answer: float) -> Verdict:
+    """Predict-then-run: by what factor is ``.grad`` multiplied when ``backward()`` runs twice without ``zero_grad``?"""
+    if _unanswered(answer):
+        return NO_ANSWER
+    weight = torch.nn.Parameter(torch.tensor([1.5, -2.0]))
+    for _ in range(2):
+        (weight ** 2).sum().backward()
+    factor = float(weight.grad[0] / (2 * 1.5))
+    if not np.isclose(float(answer), factor):
+        return Verdict(False, "backward() does not overwrite .grad; what does it do with what is already there?")
+    return Verdict(True, "gradients add up in .grad — which is why a training step starts with zero_grad().")
+
+
+# 04 · Evaluation ----------------------------------------------------------------------------------------------------
+
+def ex04_r2(function: Callable) -> Verdict:
+    """Build: ``function(y_true, y_pred)`` is the coefficient of determination, equal to scikit-learn's."""
+    rng = np.random.default_rng(6)
+    y = rng.uniform(0.2, 0.9, 50)
+    for prediction in (y + rng.normal(0, 0.1, 50), np.full(50, y.mean() + 0.1), y[::-1].copy()):
+        result, problem = _call(function, y, prediction)
+        if problem:
+            return problem
+        got, expected = float(np.asarray(result)), r2_score(y, prediction)
+        by_predictions = 1 - np.mean((y - prediction) ** 2) / np.var(prediction) if np.var(prediction) else None
+        if by_predictions is not None and np.isclose(got, by_predictions) and not np.isclose(got, expected):
+            return Verdict(False, "divide by the spread of the actual values, not of the predictions.")
+        if not np.isclose(got, expected, atol=1e-9):
+            return Verdict(False, "R² = 1 − (sum of squared residuals) / (sum of squares of y around its mean); "
+                                  "yours differs — a constant prediction off the mean must score below 0.")
+    return Verdict(True, "equal to sklearn.metrics.r2_score, including below 0 for a bad constant prediction.")
+
+
+def ex04_model_error(course: object, model_score: Scorer) -> Verdict:
+    """Investigate: a course of at least 4 modules on which the model is off from the truth by more than 0.1."""
+    course, problem = _course(course)
+    if problem:
+        return problem
+    if len(course) < 4:
+        return Verdict(False, f"the course has {len(course)} modules; take one of at least 4 (inside the data).")
+    predicted, true = float(model_score([course])[0]), float(_truth([course])[0])
+    if abs(predicted - true) <= 0.1:
+        return Verdict(False, f"the model says {predicted:.3f}, the truth {true:.3f}: off by only "
+                              f"{abs(predicted - true):.3f}. Where did notebook 04's residuals spread most?")
+    return Verdict(True, f"the model says {predicted:.3f}, the truth {true:.3f}.")
+
+
+def ex04_oracle_residuals(answer: str, actual: Sequence[float], oracle: Sequence[float]) -> Verdict:
+    """Predict-then-run: is the mean of actual − oracle over the test courses "positive", "negative" or "zero"
+    (zero: within two standard errors)?"""
+    if _unanswered(answer):
+        return NO_ANSWER
+    said = _word(answer, {"positive": ("above",), "negative": ("below",), "zero": ("0", "about zero", "none")})
+    if said is None:
+        return Verdict(False, f"answer 'positive', 'negative' or 'zero', not {answer!r}.")
+    residuals = np.asarray(actual, dtype=float) - np.asarray(oracle, dtype=float)
+    mean, error = residuals.mean(), residuals.std(ddof=1) / np.sqrt(len(residuals))
+    truth = "zero" if abs(mean) <= 2 * error else ("positive" if mean > 0 else "negative")
+    if said != truth:
+        return Verdict(False, "the oracle is the expected effectiveness itself; what is left is the noise — what is "
+                              "its mean?")
+    return Verdict(True, f"mean residual {mean:+.4f}, standard error {error:.4f}: the oracle is unbiased, its "
+                         "residuals are the noise.")
+
+
+# 05 · Module embeddings ---------------------------------------------------------------------------------------------
+
+def ex05_cosine(function: Callable) -> Verdict:
+    """Build: ``function(table)`` returns the modules' cosine similarity matrix (a DataFrame or an array)."""
+    table = pd.DataFrame(np.random.default_rng(7).normal(size=(6, 4)) * [1, 3, 0.5, 2], index=list("ABCDEF"))
+    result, problem = _call(function, table)
+    if problem:
+        return problem
+    expected = embeddings.similarity_matrix(table).to_numpy()
+    got = _array(result)
+    if got.shape == expected.shape and np.allclose(got, table.to_numpy() @ table.to_numpy().T):
+        return Verdict(False, "these are dot products: divide by both vectors' lengths.")
+    return _same(got, expected, "your matrix") or Verdict(True, "equal to embeddings.similarity_matrix.")
+
+
+def ex05_top_k(function: Callable) -> Verdict:
+    """Build: ``function(probabilities, actual, k)`` is the share of rows whose actual column is among the k largest."""
+    rng = np.random.default_rng(8)
+    probabilities, actual = rng.dirichlet(np.ones(7), 200), rng.integers(0, 7, 200)
+    for k in (1, 3):
+        result, problem = _call(function, probabilities, actual, k)
+        if problem:
+            return problem
+        expected = evaluate.top_k_hit_rate(probabilities, actual, k)
+        if np.isclose(float(np.asarray(result)), evaluate.top_k_hit_rate(-probabilities, actual, k)) and k == 1:
+            return Verdict(False, "you ranked from the smallest; the largest probability is the model's first guess.")
+        if not np.isclose(float(np.asarray(result)), expected):
+            return Verdict(False, f"for k = {k} your share is {float(np.asarray(result)):.3f}; count a row when "
+                                  "fewer than k columns score higher than its actual one.")
+    return Verdict(True, "equal to evaluate.top_k_hit_rate for k = 1 and 3.")
+
+
+def ex05_groups(labels: object) -> Verdict:
+    """Investigate: group the 17 modules (a dict module → label); passes at ARI ≥ 0.9 against the true groups."""
+    if _unanswered(labels):
+        return NO_ANSWER
+    labels = dict(labels)
+    truth = _realistic().group_of()
+    if missing := sorted(set(truth) - set(labels)):
+        return Verdict(False, f"no label for {', '.join(missing)}; give every module a group.")
+    ari = adjusted_rand_score([truth[m] for m in truth], [labels[m] for m in truth])
+    if ari < 0.9:
+        return Verdict(False, f"your grouping agrees with the true groups at ARI {ari:.2f} (1 = exactly, 0 = chance). "
+                              "Which embeddings reflect the groups: the effectiveness-only ones or the multitask ones?")
+    return Verdict(True, f"ARI {ari:.2f} against the simulator's true groups.")
+
+
+# 06 · Interactive course builder ------------------------------------------------------------------------------------
+
+def ex06_occlusion(function: Callable) -> Verdict:
+    """Build: ``function(score, course)`` gives each position the score of the course minus the score without it."""
+    course = ("A", "B", "A", "F", "F", "K")
+    result, problem = _call(function, _truth, course)
+    if problem:
+        return problem
+    expected = evaluate.occlusion(_truth, course)
+    got = _array(result)
+    if got.shape == expected.shape and np.allclose(got, -expected):
+        return Verdict(False, "the sign is flipped: a module that helps must get a positive contribution.")
+    return _same(got, expected, "your contributions") or Verdict(True, "equal to evaluate.occlusion on the truth.")
+
+
+def ex06_close_course(course: object, model_score: Scorer) -> Verdict:
+    """Investigate: a course of 4 modules on which the model and the truth differ by less than 0.01."""
+    course, problem = _course(course, length=4)
+    if problem:
+        return problem
+    predicted, true = float(model_score([course])[0]), float(_truth([course])[0])
+    if abs(predicted - true) >= 0.01:
+        return Verdict(False, f"the model says {predicted:.3f}, the truth {true:.3f}; try courses like those the "
+                              "model saw most often.")
+    return Verdict(True, f"the model says {predicted:.3f}, the truth {true:.3f}.")
+
+
+def ex06_best_next(answer: str, course: Sequence[str] = ("C", "D")) -> Verdict:
+    """Predict-then-run: which module does the truth say to add after ``course``?"""
+    if _unanswered(answer):
+        return NO_ANSWER
+    module = str(answer).strip().upper()
+    if module not in simulate.LETTERS:
+        return Verdict(False, f"{answer!r} is not a module; answer one letter A–Q.")
+    gains = evaluate.next_module_gains(_truth, course, simulate.LETTERS)
+    if gains[module] < gains.max() - 1e-9:
+        return Verdict(False, f"adding {module} gains {gains[module]:+.3f} in the truth; another module gains more. "
+                              "What does the last module of the course start?")
+    return Verdict(True, f"adding {module} gains {gains[module]:+.3f}, the most of any module.")
+
+
+# 07 · Transfer learning ---------------------------------------------------------------------------------------------
+
+def ex07_freeze(function: Callable) -> Verdict:
+    """Build: ``function(net)`` freezes the embedding table (and only it), so training moves the LSTM but not it."""
+    net = model.build_model(18, model.ModelConfig(), torch.Generator().manual_seed(0))
+    _, problem = _call(lambda n: function(n) or True, net)
+    if problem:
+        return problem
+    trainable = [p for p in net.parameters() if p.requires_grad]
+    if not trainable:
+        return Verdict(False, "nothing is left to train: freeze the embedding only.")
+    before = {name: p.detach().clone() for name, p in net.named_parameters()}
+    optimizer = torch.optim.Adam(trainable, lr=0.01)
+    padded, lengths = data.encode_padded([("A", "B", "A"), ("C", "D")], data.Vocabulary(simulate.LETTERS))
+    torch.nn.functional.mse_loss(net(padded, lengths), torch.tensor([0.8, 0.4])).backward()
+    optimizer.step()
+    moved = {name for name, p in net.named_parameters() if not torch.equal(p, before[name])}
+    if "embedding.weight" in moved:
+        return Verdict(False, "the embedding table still learns: set requires_grad of its weight to False.")
+    if not any(name.startswith("lstm") for name in moved):
+        return Verdict(False, "the LSTM no longer learns: freeze the embedding only.")
+    return Verdict(True, "one training step moves the LSTM and the head, not the embedding table.")
+
+
+def _transfer_runs() -> pd.DataFrame:
+    return pd.DataFrame(json.loads((RESULTS / "transfer.json").read_text())["runs"]).rename(columns={"start": "model"})
+
+
+def ex07_strict_sizes(answer: object) -> Verdict:
+    """Predict-then-run: at which sizes is the fine-tuned model higher than random with the stricter ``alpha=0.01``?"""
+    if _unanswered(answer):
+        return NO_ANSWER
+    result = evaluate.paired_comparison(_transfer_runs(), [("random", "fine-tuned model")], value="r2", by="n",
+                                        alpha=0.01)
+    expected = set(result.loc[result["verdict"] == "higher", "n"].astype(int))
+    given = {int(n) for n in answer}
+    if extra := sorted(given - expected):
+        return Verdict(False, f"at {extra[0]} courses the gap is within noise at alpha = 0.01.")
+    if missing := sorted(expected - given):
+        return Verdict(False, f"one size you left out still passes at alpha = 0.01 ({len(missing)} missing).")
+    return Verdict(True, f"{sorted(expected)}: a stricter test keeps only the largest gaps.")
+
+
+def ex07_courses_for(answer: int, target: float = 0.6) -> Verdict:
+    """Investigate: the fewest courses at which random initialisation's mean R² (saved curves) reaches ``target``."""
+    if _unanswered(answer):
+        return NO_ANSWER
+    means = _transfer_runs().query("model == 'random'").groupby("n")["r2"].mean()
+    expected = int(means[means >= target].index.min())
+    if int(answer) not in means.index:
+        return Verdict(False, f"the curves were measured at {list(means.index)} courses; pick one of those.")
+    if int(answer) != expected:
+        return Verdict(False, f"at {int(answer)} courses random's mean R² is {means[int(answer)]:.3f} — "
+                              f"{'short of' if means[int(answer)] < target else 'past'} {target}, "
+                              f"{'' if means[int(answer)] < target else 'but is it the fewest?'}".rstrip(", "))
+    return Verdict(True, f"{expected} courses: mean R² {means[expected]:.3f}.")
+
+
+# 08 · Model comparison ----------------------------------------------------------------------------------------------
+
+def ex08_paired_p(function: Callable) -> Verdict:
+    """Build: ``function(a, b)`` is the two-sided p-value of the paired t-test of a against b (same seeds, in order)."""
+    rng = np.random.default_rng(9)
+    base = rng.uniform(0.4, 0.8, 5)
+    for a in (base + rng.normal(0.05, 0.03, 5), base + rng.normal(0.0, 0.1, 5)):
+        result, problem = _call(function, a, base)
+        if problem:
+            return problem
+        got, expected = float(np.asarray(result)), float(ttest_rel(a, base).pvalue)
+        if np.isclose(got, float(ttest_ind(a, base).pvalue)) and not np.isclose(got, expected):
+            return Verdict(False, "that is the unpaired test: pair each seed's two results first.")
+        if np.isclose(got, expected / 2):
+            return Verdict(False, "that is one-sided; the text asks whether a difference exists in either direction.")
+        if not np.isclose(got, expected, rtol=1e-6):
+            return Verdict(False, "t = mean of the differences / (their sd / √n), with n − 1 degrees of freedom.")
+    return Verdict(True, "equal to scipy.stats.ttest_rel's p-value.")
+
+
+def _accuracy_comparison() -> pd.DataFrame:
+    runs = pd.DataFrame(json.loads((RESULTS / "accuracy.json").read_text())["runs"])
+    return runs[(runs["part"] == "comparison") & ~runs["model"].str.contains("reference")]
+
+
+def ex08_top_realistic(answer: object) -> Verdict:
+    """Investigate: (model, verdict) — the learned model with the highest mean share on the realistic preset at
+    n = 500, and whether it is "higher" than the best model or "within noise" of it."""
+    if _unanswered(answer):
+        return NO_ANSWER
+    name, verdict = answer
+    runs = _accuracy_comparison()
+    realistic = runs[runs["preset"] == "realistic"]
+    top = realistic.groupby("model")["share"].mean().idxmax()
+    if name != top:
+        return Verdict(False, f"{name!r} is not the learned model with the highest mean share on the realistic preset "
+                              "(ridge references excluded).")
+    if top == "best: 5 CNNs averaged":
+        return Verdict(verdict == "within noise", "the best model itself leads; compare it with nothing.")
+    expected = evaluate.paired_comparison(realistic, [("best: 5 CNNs averaged", top)]).iloc[0]["verdict"]
+    if verdict != expected:
+        return Verdict(False, "run evaluate.paired_comparison on the two and read its verdict.")
+    return Verdict(True, f"{top}: {expected} — a higher mean is not a better model until the seeds agree.")
+
+
+def ex08_shuffle_cost(answer: str) -> Verdict:
+    """Predict-then-run: where does shuffling the modules cost more R²: "realistic" or "no motifs"?"""
+    if _unanswered(answer):
+        return NO_ANSWER
+    said = _word(answer, {"realistic": ("realistic preset",), "no motifs": ("order effects off", "motifs off")})
+    if said is None:
+        return Verdict(False, f"answer 'realistic' or 'no motifs', not {answer!r}.")
+    rows = pd.DataFrame(json.loads((RESULTS / "order.json").read_text())["rows"])
+    cost = (rows["ordered_r2"] - rows["shuffled_r2"]).groupby(rows["variant"]).mean()
+    larger = "realistic" if cost["realistic preset"] > cost["realistic, order effects off (no motifs)"] else "no motifs"
+    if said != larger:
+        return Verdict(False, "shuffling destroys order and nothing else; which data reward order?")
+    return Verdict(True, f"shuffling costs {cost['realistic preset']:.3f} R² on the realistic preset, "
+                         f"{cost['realistic, order effects off (no motifs)']:.3f} without motifs.")
+
+
+# 09 · Optimising courses --------------------------------------------------------------------------------------------
+
+def ex09_greedy(function: Callable, length: int = 5) -> Verdict:
+    """Build: ``function(score, modules, length)`` grows a course one module at a time, always the best next one."""
+    result, problem = _call(function, _truth, simulate.LETTERS, length)
+    if problem:
+        return problem
+    course, problem = _course(result, length=length)
+    if problem:
+        return problem
+    for step in range(length):
+        prefix = course[:step]
+        scores = _truth([(*prefix, m) for m in simulate.LETTERS])
+        if _truth([course[:step + 1]])[0] < scores.max() - 1e-9:
+            return Verdict(False, f"at step {step + 1} another module scores higher than {course[step]}; "
+                                  "greedy takes the best extension every time.")
+    return Verdict(True, f"{' '.join(course)}: the best extension at every step (beam search with a beam of 1).")
+
+
+def ex09_g_formula(function: Callable) -> Verdict:
+    """Build: ``function(by_level, probabilities)`` averages per-severity predictions (dict level → array) over the
+    population's severity mix (dict level → probability): E[y | do(x)] = Σ_s E[y | x, S = s] P(S = s)."""
+    by_level = {0.0: np.array([0.6, 0.7, 0.5]), 1.0: np.array([0.3, 0.5, 0.2])}
+    probabilities = {0.0: 0.7, 1.0: 0.3}
+    result, problem = _call(function, by_level, probabilities)
+    if problem:
+        return problem
+    got = _array(result)
+    if got.shape == (3,) and np.allclose(got, (by_level[0.0] + by_level[1.0]) / 2):
+        return Verdict(False, "equal weights: average with the population's mix P(S = s), not 50/50.")
+    expected = 0.7 * by_level[0.0] + 0.3 * by_level[1.0]
+    return _same(got, expected, "your standardised prediction") or Verdict(
+        True, "the g-formula: each severity's prediction, weighted by how common that severity is.")
+
+
+def ex09_overrated(course: object, model_score: Scorer) -> Verdict:
+    """Investigate: a course of 5 modules the model over-rates by more than 0.05 (prediction − truth)."""
+    course, problem = _course(course, length=5)
+    if problem:
+        return problem
+    predicted, true = float(model_score([course])[0]), float(_truth([course])[0])
+    if predicted - true <= 0.05:
+        return Verdict(False, f"the model says {predicted:.3f}, the truth {true:.3f} (difference "
+                              f"{predicted - true:+.3f}). Where did notebook 09's model predict more than the truth?")
+    return Verdict(True, f"the model says {predicted:.3f}, the truth {true:.3f}.")
+
+
+# 10 · Explaining predictions ----------------------------------------------------------------------------------------
+
+def ex10_ig_linear(function: Callable) -> Verdict:
+    """Build: ``function(w, x, baseline)``: integrated gradients of f(x) = w · x, one attribution per coordinate."""
+    rng = np.random.default_rng(10)
+    w, x, baseline = rng.normal(size=6), rng.normal(size=6), rng.normal(size=6)
+    result, problem = _call(function, w, x, baseline)
+    if problem:
+        return problem
+    got = _array(result)
+    if got.shape == (6,) and np.allclose(got, w * x):
+        return Verdict(False, "the baseline is missing: IG integrates along the path from the baseline to x.")
+    if got.shape == (6,) and not np.isclose(got.sum(), w @ x - w @ baseline):
+        return Verdict(False, "not complete: the attributions must add up to f(x) − f(baseline).")
+    return _same(got, (x - baseline) * w, "your attributions") or Verdict(
+        True, "for a linear model IG is exact: (x − x′) ⊙ w, and it adds up to f(x) − f(x′).")
+
+
+def ex10_disagree(course: object, model_score: Scorer, attributions: Callable) -> Verdict:
+    """Investigate: a course where occlusion and ``attributions(course)`` (integrated gradients) pick different most
+    important positions."""
+    course, problem = _course(course)
+    if problem:
+        return problem
+    if len(course) < 2:
+        return Verdict(False, "take a course of at least 2 modules.")
+    occluded = evaluate.occlusion(model_score, course)
+    integrated = _array(attributions(course))
+    if int(np.argmax(occluded)) == int(np.argmax(integrated)):
+        return Verdict(False, f"both put position {int(np.argmax(occluded))} ({course[int(np.argmax(occluded))]}) "
+                              "first. Motifs are where the two methods share out credit differently.")
+    return Verdict(True, f"occlusion picks position {int(np.argmax(occluded))}, integrated gradients "
+                         f"{int(np.argmax(integrated))}.")
+
+
+def ex10_least_removed(answer: str, model_score: Scorer, courses: Sequence[Sequence[str]]) -> Verdict:
+    """Predict-then-run: removing each course's 3 *least* occlusion-attributed positions changes the prediction
+    "more" or "less" than removing 3 random ones?"""
+    if _unanswered(answer):
+        return NO_ANSWER
+    said = _word(answer, {"more": ("larger", "bigger"), "less": ("smaller", "fewer")})
+    if said is None:
+        return Verdict(False, f"answer 'more' or 'less', not {answer!r}.")
+    least = [-evaluate.occlusion(model_score, c) for c in courses]
+    checks = evaluate.removal_checks(model_score, least, courses, k=3, seed=0)
+    expected = "more" if checks["comprehensiveness_top"] > checks["comprehensiveness_random"] else "less"
+    if said != expected:
+        return Verdict(False, "the least attributed positions are those whose removal the model minds least (or "
+                              "even welcomes).")
+    return Verdict(True, f"removing the least attributed changes it by {checks['comprehensiveness_top']:+.3f} on "
+                         f"average, random positions by {checks['comprehensiveness_random']:+.3f}.")
