@@ -187,12 +187,19 @@ def notebooks_section() -> dict:
         shutil.copytree(NOTEBOOKS / "checkpoints", repo / "notebooks" / "checkpoints")
         (repo / "benchmarks").symlink_to(NOTEBOOKS.parent / "benchmarks")
         (Path(scratch) / "shared").symlink_to(NOTEBOOKS.parents[1] / "shared")
-        for source in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
+        (repo / "notebooks" / "solutions").mkdir()
+        solutions = sorted((NOTEBOOKS / "solutions").glob("*_solutions.ipynb"))
+        for source in [*sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")), *solutions]:
             notebook = nbformat.read(source, as_version=4)
             started = time.perf_counter()
-            NotebookClient(notebook, timeout=600, resources={"metadata": {"path": str(repo / "notebooks")}}).execute()
-            seconds[source.name] = time.perf_counter() - started
-    return {"seconds": seconds, "total_s": sum(seconds.values())}
+            NotebookClient(notebook, timeout=600,
+                           resources={"metadata": {"path": str(repo / source.parent.relative_to(NOTEBOOKS.parent))}}
+                           ).execute()
+            seconds[source.relative_to(NOTEBOOKS).as_posix()] = time.perf_counter() - started
+    lessons = {name: s for name, s in seconds.items() if "/" not in name}
+    solved = {name: s for name, s in seconds.items() if "/" in name}
+    return {"seconds": lessons, "total_s": sum(lessons.values()), "solutions_seconds": solved,
+            "solutions_total_s": sum(solved.values())}
 
 
 NBVAL = ["--nbval", "--nbval-sanitize-with", "tests/nbval_sanitize.cfg", "--nbval-current-env"]
@@ -263,7 +270,11 @@ def markdown(results: dict) -> str:
                   *_measured(nb),
                   "| notebook | seconds |", "|---|---:|"]
         lines += [f"| {name} | {s:.1f} |" for name, s in nb["seconds"].items()]
-        lines += [f"| **all** | **{nb['total_s']:.1f}** |", ""]
+        lines += [f"| **all** | **{nb['total_s']:.1f}** |"]
+        lines += [f"| {name} | {s:.1f} |" for name, s in nb.get("solutions_seconds", {}).items()]
+        if "solutions_total_s" in nb:
+            lines += [f"| **all solutions** | **{nb['solutions_total_s']:.1f}** |"]
+        lines.append("")
     if "suite" in results:
         lines += ["## Test suite (fresh clone, CI=true, after installation)", "", *_measured(results["suite"]),
                   f"The README check (`{README_CHECK}`) is left out: it compares the README with this file.", "",

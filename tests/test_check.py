@@ -59,6 +59,16 @@ def test_value_answers(exercise, right, wrong, hint):
     verdict_is(exercise(wrong), False, hint)
 
 
+@pytest.mark.parametrize(("exercise", "malformed", "hint"), [
+    (check.ex02_parameter_count, "many", "answer a number"), (check.ex03_accumulate, None, "no answer yet"),
+    (check.ex07_courses_for, "eight hundred", "answer a number"), (check.ex07_courses_for, 300, "measured at"),
+    (check.ex07_strict_sizes, 50, "set of sizes"), (check.ex08_top_realistic, "CNN", "a pair"),
+    (check.ex05_groups, 3, "dict"),
+])
+def test_malformed_answers_get_a_hint_not_a_traceback(exercise, malformed, hint):
+    verdict_is(exercise(malformed), False, hint)
+
+
 def test_answers_in_other_words_are_accepted_and_nonsense_is_named():
     verdict_is(check.ex01_noise_direction("Lower"), True)
     verdict_is(check.ex01_noise_direction("sideways"), False, "'sideways'")

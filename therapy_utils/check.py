@@ -71,6 +71,25 @@ def _course(answer: object, length: int | None = None) -> tuple[tuple[str, ...] 
     return course, None
 
 
+def _number(answer: object, kind: type = float) -> tuple[float | None, Verdict | None]:
+    """Read a numeric answer; an unanswered or non-numeric one becomes the hint instead of a traceback."""
+    if _unanswered(answer):
+        return None, NO_ANSWER
+    try:
+        return kind(answer), None
+    except (TypeError, ValueError):
+        return None, Verdict(False, f"answer a number, not {answer!r}.")
+
+
+def _results(name: str) -> dict:
+    """A results file of benchmarks/ (the checks of notebooks 07 and 08 read the saved runs, as the notebooks do)."""
+    path = RESULTS / name
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: these checks read the repository's benchmarks/results/ folder, "
+                                "so run them from a clone of the repository (pip install -e .)")
+    return json.loads(path.read_text())
+
+
 def _array(value: object) -> np.ndarray:
     if isinstance(value, torch.Tensor):
         return value.detach().cpu().numpy()
@@ -220,14 +239,15 @@ def ex02_masked_mean(function: Callable) -> Verdict:
 
 def ex02_parameter_count(answer: int) -> Verdict:
     """Predict-then-run: trainable parameters of the tutorial model with ``hidden_dim=16`` and 18 vocabulary rows."""
-    if _unanswered(answer):
-        return NO_ANSWER
+    answer, problem = _number(answer, int)
+    if problem:
+        return problem
     net = model.build_model(18, model.ModelConfig(hidden_dim=16), torch.Generator().manual_seed(0))
     expected = sum(p.numel() for p in net.parameters() if p.requires_grad)
-    if int(answer) == expected:
+    if answer == expected:
         return Verdict(True, f"{expected:,} parameters; check it with sum(p.numel() for p in net.parameters()).")
     lstm = net.lstm
-    if int(answer) == expected - lstm.bias_hh_l0.numel():
+    if answer == expected - lstm.bias_hh_l0.numel():
         return Verdict(False, "close: an LSTM layer has two bias vectors per gate, b_ih and b_hh.")
     return Verdict(False, "count the embedding (rows × dimensions), the LSTM (4 gates × hidden × (input + hidden), "
                           "plus two biases of 4 × hidden) and the linear layer (hidden weights + 1 bias).")
@@ -303,13 +323,14 @@ def ex03_split(function: Callable) -> Verdict:
 
 def ex03_accumulate(answer: float) -> Verdict:
     """Predict-then-run: by what factor is ``.grad`` multiplied when ``backward()`` runs twice without ``zero_grad``?"""
-    if _unanswered(answer):
-        return NO_ANSWER
+    answer, problem = _number(answer)
+    if problem:
+        return problem
     weight = torch.nn.Parameter(torch.tensor([1.5, -2.0]))
     for _ in range(2):
         (weight ** 2).sum().backward()
     factor = float(weight.grad[0] / (2 * 1.5))
-    if not np.isclose(float(answer), factor):
+    if not np.isclose(answer, factor):
         return Verdict(False, "backward() does not overwrite .grad; what does it do with what is already there?")
     return Verdict(True, "gradients add up in .grad — which is why a training step starts with zero_grad().")
 
@@ -402,7 +423,10 @@ def ex05_groups(labels: object) -> Verdict:
     """Investigate: group the 17 modules (a dict module → label); passes at ARI ≥ 0.9 against the true groups."""
     if _unanswered(labels):
         return NO_ANSWER
-    labels = dict(labels)
+    try:
+        labels = dict(labels)
+    except (TypeError, ValueError):
+        return Verdict(False, f"give a dict module → label, not {type(labels).__name__}.")
     truth = _realistic().group_of()
     if missing := sorted(set(truth) - set(labels)):
         return Verdict(False, f"no label for {', '.join(missing)}; give every module a group.")
@@ -479,7 +503,7 @@ def ex07_freeze(function: Callable) -> Verdict:
 
 
 def _transfer_runs() -> pd.DataFrame:
-    return pd.DataFrame(json.loads((RESULTS / "transfer.json").read_text())["runs"]).rename(columns={"start": "model"})
+    return pd.DataFrame(_results("transfer.json")["runs"]).rename(columns={"start": "model"})
 
 
 def ex07_strict_sizes(answer: object) -> Verdict:
@@ -489,7 +513,10 @@ def ex07_strict_sizes(answer: object) -> Verdict:
     result = evaluate.paired_comparison(_transfer_runs(), [("random", "fine-tuned model")], value="r2", by="n",
                                         alpha=0.01)
     expected = set(result.loc[result["verdict"] == "higher", "n"].astype(int))
-    given = {int(n) for n in answer}
+    try:
+        given = {int(n) for n in answer}
+    except (TypeError, ValueError):
+        return Verdict(False, f"give a set of sizes such as {{50, 100}}, not {answer!r}.")
     if extra := sorted(given - expected):
         return Verdict(False, f"at {extra[0]} courses the gap is within noise at alpha = 0.01.")
     if missing := sorted(expected - given):
@@ -499,16 +526,18 @@ def ex07_strict_sizes(answer: object) -> Verdict:
 
 def ex07_courses_for(answer: int, target: float = 0.6) -> Verdict:
     """Investigate: the fewest courses at which random initialisation's mean R² (saved curves) reaches ``target``."""
-    if _unanswered(answer):
-        return NO_ANSWER
+    answer, problem = _number(answer, int)
+    if problem:
+        return problem
     means = _transfer_runs().query("model == 'random'").groupby("n")["r2"].mean()
     expected = int(means[means >= target].index.min())
-    if int(answer) not in means.index:
+    if answer not in means.index:
         return Verdict(False, f"the curves were measured at {list(means.index)} courses; pick one of those.")
-    if int(answer) != expected:
-        return Verdict(False, f"at {int(answer)} courses random's mean R² is {means[int(answer)]:.3f} — "
-                              f"{'short of' if means[int(answer)] < target else 'past'} {target}, "
-                              f"{'' if means[int(answer)] < target else 'but is it the fewest?'}".rstrip(", "))
+    if answer != expected:
+        reached = means[answer] >= target
+        return Verdict(False, f"at {answer} courses random's mean R² is {means[answer]:.3f}: "
+                              + ("it reaches the target, but is that the fewest courses?" if reached
+                                 else f"short of {target}."))
     return Verdict(True, f"{expected} courses: mean R² {means[expected]:.3f}.")
 
 
@@ -533,7 +562,7 @@ def ex08_paired_p(function: Callable) -> Verdict:
 
 
 def _accuracy_comparison() -> pd.DataFrame:
-    runs = pd.DataFrame(json.loads((RESULTS / "accuracy.json").read_text())["runs"])
+    runs = pd.DataFrame(_results("accuracy.json")["runs"])
     return runs[(runs["part"] == "comparison") & ~runs["model"].str.contains("reference")]
 
 
@@ -542,6 +571,8 @@ def ex08_top_realistic(answer: object) -> Verdict:
     n = 500, and whether it is "higher" than the best model or "within noise" of it."""
     if _unanswered(answer):
         return NO_ANSWER
+    if not (isinstance(answer, tuple | list) and len(answer) == 2):
+        return Verdict(False, f"answer a pair (model name, verdict), not {answer!r}.")
     name, verdict = answer
     runs = _accuracy_comparison()
     realistic = runs[runs["preset"] == "realistic"]
@@ -564,7 +595,7 @@ def ex08_shuffle_cost(answer: str) -> Verdict:
     said = _word(answer, {"realistic": ("realistic preset",), "no motifs": ("order effects off", "motifs off")})
     if said is None:
         return Verdict(False, f"answer 'realistic' or 'no motifs', not {answer!r}.")
-    rows = pd.DataFrame(json.loads((RESULTS / "order.json").read_text())["rows"])
+    rows = pd.DataFrame(_results("order.json")["rows"])
     cost = (rows["ordered_r2"] - rows["shuffled_r2"]).groupby(rows["variant"]).mean()
     larger = "realistic" if cost["realistic preset"] > cost["realistic, order effects off (no motifs)"] else "no motifs"
     if said != larger:
