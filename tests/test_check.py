@@ -50,8 +50,9 @@ def verdict_is(result: check.Verdict, passed: bool, *words: str) -> None:
     (check.ex06_best_next, "C", "A", "another module gains more"),
     (check.ex07_strict_sizes, {50}, {50, 100}, "within noise"),
     (check.ex07_courses_for, 800, 400, "short of"),
-    (check.ex08_top_realistic, ("CNN, no positions", "within noise"), ("CNN, no positions", "higher"), "paired"),
-    (check.ex08_shuffle_cost, "realistic", "no motifs", "order"),
+    (check.ex08_wider_cnn, {"original": "within noise", "realistic": "Within noise"},
+     {"original": "within noise", "realistic": "higher"}, "paired"),
+    (check.ex08_shuffled_vs_ridge, 2, 0, "seed by seed"),
 ])
 def test_value_answers(exercise, right, wrong, hint):
     verdict_is(exercise(right), True)
@@ -62,11 +63,20 @@ def test_value_answers(exercise, right, wrong, hint):
 @pytest.mark.parametrize(("exercise", "malformed", "hint"), [
     (check.ex02_parameter_count, "many", "answer a number"), (check.ex03_accumulate, None, "no answer yet"),
     (check.ex07_courses_for, "eight hundred", "answer a number"), (check.ex07_courses_for, 300, "measured at"),
-    (check.ex07_strict_sizes, 50, "set of sizes"), (check.ex08_top_realistic, "CNN", "a pair"),
+    (check.ex07_strict_sizes, 50, "set of sizes"), (check.ex08_wider_cnn, "within noise", "a dict"),
+    (check.ex08_wider_cnn, {"original": "within noise"}, "realistic preset"),
     (check.ex05_groups, 3, "dict"),
 ])
 def test_malformed_answers_get_a_hint_not_a_traceback(exercise, malformed, hint):
     verdict_is(exercise(malformed), False, hint)
+
+
+@pytest.mark.parametrize(("slip", "hint"), [(3793 - 32, "padding"), (3793 - 1, "bias"), (3793 - 16, "weight per"),
+                                           (25729, "default hidden size"), (1000, "which one your total")])
+def test_a_parameter_count_slip_is_named_without_the_formula(slip, hint):
+    result = check.ex02_parameter_count(slip)
+    verdict_is(result, False, hint)
+    assert "×" not in result.message  # no counting formula handed out
 
 
 def test_answers_in_other_words_are_accepted_and_nonsense_is_named():
@@ -109,11 +119,13 @@ def test_model_courses_use_the_scorer_given():
 
 
 def test_disagreeing_explanations():
-    course = ("A", "B", "A", "K")
+    course = ("E", "H", "K", "A")  # no motif
     occlusion_first = int(np.argmax(evaluate.occlusion(truth, course)))
     other = np.eye(4)[(occlusion_first + 1) % 4]
     verdict_is(check.ex10_disagree(course, truth, lambda c: other), True)
     verdict_is(check.ex10_disagree(course, truth, lambda c: np.eye(4)[occlusion_first]), False, "both put")
+    verdict_is(check.ex10_disagree(("A", "B", "A", "K"), truth, lambda c: other), False, "holds a motif")
+    verdict_is(check.ex10_disagree(("E", "H") * 4, truth, lambda c: np.eye(8)[0]), False, "take one of 2 to 6")
 
 
 def test_removing_the_least_attributed():
@@ -245,7 +257,8 @@ def freeze_all(net):
 
 
 FUNCTIONS = [  # (check, correct answers, (typical wrong answer, words its hint must hold))
-    (check.ex01_transition_counts, [counts_loop, counts_numpy],
+    (check.ex01_transition_counts, [counts_loop, counts_numpy,
+                                    lambda c, m: counts_loop(c, m).iloc[::-1, ::-1]],  # any row/column order
      [(lambda c, m: counts_loop(c, m).T, "swapped"),
       (lambda c, m: counts_loop([tuple(x for course in c for x in course)], m), "end of one course")]),
     (check.ex02_gru_cell, [gru_cell, gru_cell_by_torch],
@@ -261,18 +274,22 @@ FUNCTIONS = [  # (check, correct answers, (typical wrong answer, words its hint 
       (lambda losses, p: plateau(losses, p, reset=False), "counts again")]),
     (check.ex03_split, [lambda t, s: split_fractions(t, s), split_sklearn],
      [(lambda t, s: split_fractions(t, s, leak=True), "both train and val"),
+      (lambda t, s: {"train": np.arange(320), "val": np.arange(80), "test": np.arange(100)}, "table of courses"),
       (lambda t, s: split_fractions(t, 0), "same split")]),
-    (check.ex04_r2, [r2_by_hand, lambda y, p: float(1 - np.mean((y - p) ** 2) / np.var(y))],
+    (check.ex04_r2, [r2_by_hand, lambda y, p: np.array([r2_by_hand(y, p)]),
+                     lambda y, p: float(1 - np.mean((y - p) ** 2) / np.var(y))],
      [(lambda y, p: 1 - np.mean((y - p) ** 2) / np.var(p), "spread of the actual"),
+      (lambda y, p: [r2_by_hand(y, p), 0.0], "one number"),
       (lambda y, p: np.corrcoef(y, p)[0, 1] ** 2, "below 0")]),
     (check.ex05_cosine, [cosine_numpy, cosine_sklearn], [(lambda t: t.to_numpy() @ t.to_numpy().T, "dot products")]),
     (check.ex05_top_k, [top_k_count, top_k_sort], [(lambda p, a, k: top_k_count(-p, a, k), "smallest")]),
     (check.ex06_occlusion, [occlusion_loop, evaluate.occlusion],
      [(lambda s, c: -occlusion_loop(s, c), "sign is flipped")]),
     (check.ex07_freeze, [freeze_only_embedding, freeze_by_name],
-     [(lambda net: net.lstm.requires_grad_(False), "still learns"), (freeze_all, "nothing is left")]),
+     [(lambda net: net.lstm.requires_grad_(False), "still changes"), (freeze_all, "nothing is left")]),
     (check.ex08_paired_p, [paired_p_by_hand, lambda a, b: stats.ttest_rel(a, b).pvalue],
-     [(lambda a, b: stats.ttest_ind(a, b).pvalue, "unpaired"), (lambda a, b: paired_p_by_hand(a, b) / 2,
+     [(lambda a, b: stats.ttest_ind(a, b).pvalue, "unpaired"), (stats.ttest_rel, "one number"),
+      (lambda a, b: paired_p_by_hand(a, b) / 2,
                                                                   "one-sided")]),
     (check.ex09_greedy, [greedy], [(lambda s, m, n: ("A", "B", "A", "F", "F"), "another module scores higher")]),
     (check.ex09_g_formula, [lambda by, p: sum(p[s] * np.asarray(v) for s, v in by.items()),
@@ -288,7 +305,7 @@ def test_function_answers(exercise, rights, wrongs):
     for right in rights:
         verdict_is(exercise(right), True)
     # a blank freeze_embeddings returns None as a correct one does (it changes the model in place)
-    verdict_is(exercise(blank), False, "still learns" if exercise is check.ex07_freeze else "returned None")
+    verdict_is(exercise(blank), False, "no answer yet" if exercise is check.ex07_freeze else "returned None")
     verdict_is(exercise(lambda *args: 1 / 0), False, "ZeroDivisionError")
     for wrong, hint in wrongs:
         verdict_is(exercise(wrong), False, hint)
@@ -297,7 +314,7 @@ def test_function_answers(exercise, rights, wrongs):
 def test_every_check_is_tested_here():
     tested = {f[0].__name__ for f in FUNCTIONS} | {
         "ex01_noise_direction", "ex02_parameter_count", "ex03_accumulate", "ex06_best_next", "ex07_strict_sizes",
-        "ex07_courses_for", "ex08_top_realistic", "ex08_shuffle_cost", "ex04_oracle_residuals", "ex01_good_course",
+        "ex07_courses_for", "ex08_wider_cnn", "ex08_shuffled_vs_ridge", "ex04_oracle_residuals", "ex01_good_course",
         "ex04_model_error", "ex06_close_course", "ex09_overrated", "ex10_disagree", "ex10_least_removed",
         "ex05_groups"}
     assert tested == {name for name in dir(check) if re.fullmatch(r"ex\d\d_\w+", name)}

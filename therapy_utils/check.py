@@ -81,6 +81,17 @@ def _number(answer: object, kind: type = float) -> tuple[float | None, Verdict |
         return None, Verdict(False, f"answer a number, not {answer!r}.")
 
 
+def _scalar(result: object) -> tuple[float | None, Verdict | None]:
+    """Read a function's one-number result; a list, a test-result object or an array of several becomes a hint."""
+    try:
+        value = np.asarray(result, dtype=float)
+    except (TypeError, ValueError):
+        return None, Verdict(False, f"return one number, not a {type(result).__name__}.")
+    if value.size != 1:
+        return None, Verdict(False, f"return one number, not {value.size} of them.")
+    return float(value.reshape(())), None
+
+
 def _results(name: str) -> dict:
     """A results file of benchmarks/ (the checks of notebooks 07 and 08 read the saved runs, as the notebooks do)."""
     path = RESULTS / name
@@ -163,6 +174,8 @@ def ex01_transition_counts(function: Callable) -> Verdict:
     if problem:
         return problem
     expected = data.transition_counts(courses, modules).to_numpy()
+    if isinstance(result, pd.DataFrame) and set(result.index) == set(modules) == set(result.columns):
+        result = result.reindex(index=list(modules), columns=list(modules))  # any order of rows and columns
     got = _array(result)
     if got.shape == expected.shape and np.array_equal(got, expected.T):
         return Verdict(False, "rows and columns are swapped: row = the current module, column = the next one.")
@@ -246,11 +259,15 @@ def ex02_parameter_count(answer: int) -> Verdict:
     expected = sum(p.numel() for p in net.parameters() if p.requires_grad)
     if answer == expected:
         return Verdict(True, f"{expected:,} parameters; check it with sum(p.numel() for p in net.parameters()).")
-    lstm = net.lstm
-    if answer == expected - lstm.bias_hh_l0.numel():
-        return Verdict(False, "close: an LSTM layer has two bias vectors per gate, b_ih and b_hh.")
-    return Verdict(False, "count the embedding (rows × dimensions), the LSTM (4 gates × hidden × (input + hidden), "
-                          "plus two biases of 4 × hidden) and the linear layer (hidden weights + 1 bias).")
+    slips = {expected - net.lstm.bias_hh_l0.numel(): "an LSTM layer has two bias vectors per gate, b_ih and b_hh.",
+             expected - 32: "the embedding table has a row for the padding index too.",
+             expected - 1: "the linear layer has a bias.",
+             expected - 16: "the linear layer has a weight per hidden unit.",
+             25729: "that is the model with the default hidden size; this one has hidden_dim=16."}
+    if answer in slips:
+        return Verdict(False, "close: " + slips[answer])
+    return Verdict(False, "count each part — the embedding table, the LSTM's gates (weights and biases) and the "
+                          "linear layer — and see which one your total leaves out or counts twice.")
 
 
 # 03 · Training ------------------------------------------------------------------------------------------------------
@@ -287,10 +304,10 @@ def ex03_plateau(function: Callable) -> Verdict:
             return Verdict(False, f"{len(got)} multipliers for {len(losses)} epochs; one per epoch.")
         if not np.allclose(got, expected):
             first = int(np.argmax(~np.isclose(got, expected)))
-            late = got[first] > expected[first]
-            return Verdict(False, f"with patience {patience} you change the rate at epoch {first + 1} where the "
-                                  f"scheduler {'already halved it' if late else 'does not yet'}: it halves once "
-                                  "*more than* `patience` epochs passed without a new best, then counts again from 0.")
+            who = ("the scheduler halves the rate and you do not yet" if got[first] > expected[first]
+                   else "you halve the rate and the scheduler does not yet")
+            return Verdict(False, f"with patience {patience}, at epoch {first + 1} {who}: it halves once *more "
+                                  "than* `patience` epochs passed without a new best, then counts again from 0.")
     return Verdict(True, "your schedule equals ReduceLROnPlateau's on three loss curves.")
 
 
@@ -302,6 +319,8 @@ def ex03_split(function: Callable) -> Verdict:
         return problem
     if not isinstance(result, dict) or set(result) != {"train", "val", "test"}:
         return Verdict(False, "return a dict with the keys 'train', 'val' and 'test'.")
+    if not all(isinstance(part, pd.DataFrame) and "course_id" in part for part in result.values()):
+        return Verdict(False, "each part must be a table of courses (rows of `table`), not positions or ids.")
     ids = {name: set(part["course_id"]) for name, part in result.items()}
     for a, b in (("train", "val"), ("train", "test"), ("val", "test")):
         if shared := len(ids[a] & ids[b]):
@@ -345,7 +364,10 @@ def ex04_r2(function: Callable) -> Verdict:
         result, problem = _call(function, y, prediction)
         if problem:
             return problem
-        got, expected = float(np.asarray(result)), r2_score(y, prediction)
+        got, problem = _scalar(result)
+        if problem:
+            return problem
+        expected = r2_score(y, prediction)
         by_predictions = 1 - np.mean((y - prediction) ** 2) / np.var(prediction) if np.var(prediction) else None
         if by_predictions is not None and np.isclose(got, by_predictions) and not np.isclose(got, expected):
             return Verdict(False, "divide by the spread of the actual values, not of the predictions.")
@@ -410,12 +432,15 @@ def ex05_top_k(function: Callable) -> Verdict:
         result, problem = _call(function, probabilities, actual, k)
         if problem:
             return problem
+        got, problem = _scalar(result)
+        if problem:
+            return problem
         expected = evaluate.top_k_hit_rate(probabilities, actual, k)
-        if np.isclose(float(np.asarray(result)), evaluate.top_k_hit_rate(-probabilities, actual, k)) and k == 1:
+        if np.isclose(got, evaluate.top_k_hit_rate(-probabilities, actual, k)) and k == 1:
             return Verdict(False, "you ranked from the smallest; the largest probability is the model's first guess.")
-        if not np.isclose(float(np.asarray(result)), expected):
-            return Verdict(False, f"for k = {k} your share is {float(np.asarray(result)):.3f}; count a row when "
-                                  "fewer than k columns score higher than its actual one.")
+        if not np.isclose(got, expected):
+            return Verdict(False, f"for k = {k} your share is {got:.3f}; count a row when fewer than k columns score "
+                                  "higher than its actual one.")
     return Verdict(True, "equal to evaluate.top_k_hit_rate for k = 1 and 3.")
 
 
@@ -433,7 +458,7 @@ def ex05_groups(labels: object) -> Verdict:
     ari = adjusted_rand_score([truth[m] for m in truth], [labels[m] for m in truth])
     if ari < 0.9:
         return Verdict(False, f"your grouping agrees with the true groups at ARI {ari:.2f} (1 = exactly, 0 = chance). "
-                              "Which embeddings reflect the groups: the effectiveness-only ones or the multitask ones?")
+                              "The groups show in which module tends to follow which.")
     return Verdict(True, f"ARI {ari:.2f} against the simulator's true groups.")
 
 
@@ -474,7 +499,7 @@ def ex06_best_next(answer: str, course: Sequence[str] = ("C", "D")) -> Verdict:
     gains = evaluate.next_module_gains(_truth, course, simulate.LETTERS)
     if gains[module] < gains.max() - 1e-9:
         return Verdict(False, f"adding {module} gains {gains[module]:+.3f} in the truth; another module gains more. "
-                              "What does the last module of the course start?")
+                              "Which motif has the course already begun?")
     return Verdict(True, f"adding {module} gains {gains[module]:+.3f}, the most of any module.")
 
 
@@ -483,9 +508,11 @@ def ex06_best_next(answer: str, course: Sequence[str] = ("C", "D")) -> Verdict:
 def ex07_freeze(function: Callable) -> Verdict:
     """Build: ``function(net)`` freezes the embedding table (and only it), so training moves the LSTM but not it."""
     net = model.build_model(18, model.ModelConfig(), torch.Generator().manual_seed(0))
-    _, problem = _call(lambda n: function(n) or True, net)
+    returned, problem = _call(lambda n: (function(n),), net)
     if problem:
         return problem
+    if returned == (None,) and all(p.requires_grad for p in net.parameters()):
+        return NO_ANSWER  # an untouched stub: nothing frozen, nothing returned
     trainable = [p for p in net.parameters() if p.requires_grad]
     if not trainable:
         return Verdict(False, "nothing is left to train: freeze the embedding only.")
@@ -496,7 +523,8 @@ def ex07_freeze(function: Callable) -> Verdict:
     optimizer.step()
     moved = {name for name, p in net.named_parameters() if not torch.equal(p, before[name])}
     if "embedding.weight" in moved:
-        return Verdict(False, "the embedding table still learns: set requires_grad of its weight to False.")
+        return Verdict(False, "the embedding table still changes after one step: what tells autograd to leave a "
+                              "parameter alone?")
     if not any(name.startswith("lstm") for name in moved):
         return Verdict(False, "the LSTM no longer learns: freeze the embedding only.")
     return Verdict(True, "one training step moves the LSTM and the head, not the embedding table.")
@@ -551,7 +579,10 @@ def ex08_paired_p(function: Callable) -> Verdict:
         result, problem = _call(function, a, base)
         if problem:
             return problem
-        got, expected = float(np.asarray(result)), float(ttest_rel(a, base).pvalue)
+        got, problem = _scalar(result)
+        if problem:
+            return problem
+        expected = float(ttest_rel(a, base).pvalue)
         if np.isclose(got, float(ttest_ind(a, base).pvalue)) and not np.isclose(got, expected):
             return Verdict(False, "that is the unpaired test: pair each seed's two results first.")
         if np.isclose(got, expected / 2):
@@ -566,42 +597,37 @@ def _accuracy_comparison() -> pd.DataFrame:
     return runs[(runs["part"] == "comparison") & ~runs["model"].str.contains("reference")]
 
 
-def ex08_top_realistic(answer: object) -> Verdict:
-    """Investigate: (model, verdict) — the learned model with the highest mean share on the realistic preset at
-    n = 500, and whether it is "higher" than the best model or "within noise" of it."""
+def ex08_wider_cnn(answer: object) -> Verdict:
+    """Investigate: per preset, is "CNN, wider (32/64)" "higher", "lower" or "within noise" against "CNN (one model of
+    the best)" at n = 500? Answer a dict preset → verdict."""
     if _unanswered(answer):
         return NO_ANSWER
-    if not (isinstance(answer, tuple | list) and len(answer) == 2):
-        return Verdict(False, f"answer a pair (model name, verdict), not {answer!r}.")
-    name, verdict = answer
-    runs = _accuracy_comparison()
-    realistic = runs[runs["preset"] == "realistic"]
-    top = realistic.groupby("model")["share"].mean().idxmax()
-    if name != top:
-        return Verdict(False, f"{name!r} is not the learned model with the highest mean share on the realistic preset "
-                              "(ridge references excluded).")
-    if top == "best: 5 CNNs averaged":
-        return Verdict(verdict == "within noise", "the best model itself leads; compare it with nothing.")
-    expected = evaluate.paired_comparison(realistic, [("best: 5 CNNs averaged", top)]).iloc[0]["verdict"]
-    if verdict != expected:
-        return Verdict(False, "run evaluate.paired_comparison on the two and read its verdict.")
-    return Verdict(True, f"{top}: {expected} — a higher mean is not a better model until the seeds agree.")
+    if not isinstance(answer, dict):
+        return Verdict(False, f"answer a dict such as {{'original': ..., 'realistic': ...}}, not {answer!r}.")
+    result = evaluate.paired_comparison(_accuracy_comparison(), [("CNN (one model of the best)", "CNN, wider (32/64)")])
+    for preset, expected in zip(result["preset"], result["verdict"], strict=True):
+        said = _word(answer.get(preset, ""), {"higher": (), "lower": (), "within noise": ("noise", "within")})
+        if said is None:
+            return Verdict(False, f"give a verdict for the {preset} preset: 'higher', 'lower' or 'within noise'.")
+        if said != expected:
+            return Verdict(False, f"the {preset} preset's verdict is not that: pair the two models' runs by seed and "
+                                  "test the differences (evaluate.paired_comparison).")
+    return Verdict(True, "within noise on both presets: doubling the CNN's width buys nothing measurable at 500 "
+                         "courses." if set(result["verdict"]) == {"within noise"} else "the paired test agrees.")
 
 
-def ex08_shuffle_cost(answer: str) -> Verdict:
-    """Predict-then-run: where does shuffling the modules cost more R²: "realistic" or "no motifs"?"""
-    if _unanswered(answer):
-        return NO_ANSWER
-    said = _word(answer, {"realistic": ("realistic preset",), "no motifs": ("order effects off", "motifs off")})
-    if said is None:
-        return Verdict(False, f"answer 'realistic' or 'no motifs', not {answer!r}.")
-    rows = pd.DataFrame(_results("order.json")["rows"])
-    cost = (rows["ordered_r2"] - rows["shuffled_r2"]).groupby(rows["variant"]).mean()
-    larger = "realistic" if cost["realistic preset"] > cost["realistic, order effects off (no motifs)"] else "no motifs"
-    if said != larger:
-        return Verdict(False, "shuffling destroys order and nothing else; which data reward order?")
-    return Verdict(True, f"shuffling costs {cost['realistic preset']:.3f} R² on the realistic preset, "
-                         f"{cost['realistic, order effects off (no motifs)']:.3f} without motifs.")
+def ex08_shuffled_vs_ridge(answer: object) -> Verdict:
+    """Predict-then-run: in how many of the 5 seeds does the shuffled CNN score above the ridge on the realistic
+    preset (benchmarks/results/order.json)?"""
+    answer, problem = _number(answer, int)
+    if problem:
+        return problem
+    rows = pd.DataFrame(_results("order.json")["rows"]).query("variant == 'realistic preset'")
+    above = int((rows["shuffled_r2"] > rows["ridge_r2"]).sum())
+    if answer != above:
+        return Verdict(False, f"not {answer} of {len(rows)}: compare shuffled_r2 with ridge_r2 seed by seed.")
+    return Verdict(True, f"{above} of {len(rows)}: shuffled, the CNN is the ridge's equal, above it in some seeds and "
+                         "below it in others — what it gained over the ridge was all order.")
 
 
 # 09 · Optimising courses --------------------------------------------------------------------------------------------
@@ -670,18 +696,20 @@ def ex10_ig_linear(function: Callable) -> Verdict:
 
 
 def ex10_disagree(course: object, model_score: Scorer, attributions: Callable) -> Verdict:
-    """Investigate: a course where occlusion and ``attributions(course)`` (integrated gradients) pick different most
-    important positions."""
+    """Investigate: a motif-free course of at most 6 modules where occlusion and ``attributions(course)`` (integrated
+    gradients) pick different most important positions."""
     course, problem = _course(course)
     if problem:
         return problem
-    if len(course) < 2:
-        return Verdict(False, "take a course of at least 2 modules.")
+    if not 2 <= len(course) <= 6:
+        return Verdict(False, f"the course has {len(course)} modules; take one of 2 to 6.")
+    if evaluate.motif_positions(course, _realistic().motifs):
+        return Verdict(False, "the course holds a motif; find one without.")
     occluded = evaluate.occlusion(model_score, course)
     integrated = _array(attributions(course))
     if int(np.argmax(occluded)) == int(np.argmax(integrated)):
         return Verdict(False, f"both put position {int(np.argmax(occluded))} ({course[int(np.argmax(occluded))]}) "
-                              "first. Motifs are where the two methods share out credit differently.")
+                              "first. Where no position stands out, small differences decide.")
     return Verdict(True, f"occlusion picks position {int(np.argmax(occluded))}, integrated gradients "
                          f"{int(np.argmax(integrated))}.")
 
