@@ -25,6 +25,15 @@ ARCHITECTURES: tuple[str, ...] = ("lstm", "gru", "cnn", "transformer")
 POOLINGS: tuple[str, ...] = ("last", "mean", "sum", "max", "attention")
 
 
+TRANSFORMER_HEADS = 4  # attention heads of the Transformer encoder; embedding_dim must be a multiple of it
+
+
+def require(config: object, name: str, condition: bool, allowed: str) -> None:
+    """Raise a ValueError naming the config, the field, its value and what it allows, unless ``condition``."""
+    if not condition:
+        raise ValueError(f"{type(config).__name__}.{name} must be {allowed}, got {getattr(config, name)!r}")
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Model shape; the defaults are the original script's (02_embedding_lstm_model)."""
@@ -51,8 +60,20 @@ class ModelConfig:
     ensemble_size: int = 1  # > 1: that many models trained from different starts, their predictions averaged
 
     def __post_init__(self) -> None:
-        if self.ensemble_size < 1:
-            raise ValueError(f"ensemble_size must be at least 1, got {self.ensemble_size!r}")
+        """Refuse, naming the field and what it allows, values that would otherwise fail deep inside PyTorch."""
+        for name in ("embedding_dim", "hidden_dim", "num_layers", "kernel_size", "max_length", "ensemble_size"):
+            require(self, name, getattr(self, name) >= 1, "an integer of at least 1")
+        require(self, "head_hidden", self.head_hidden >= 0, "0 (a linear head) or a positive width")
+        require(self, "dropout", 0 <= self.dropout < 1, "a probability in [0, 1)")
+        require(self, "next_module_weight", self.next_module_weight >= 0, "0 (no head) or a positive weight")
+        require(self, "embedding_init_std", self.embedding_init_std is None or self.embedding_init_std > 0,
+                 "None (PyTorch's init) or a positive standard deviation")
+        if self.architecture == "cnn":
+            require(self, "kernel_size", self.kernel_size % 2 == 1,
+                     "an odd width for the CNN (an even one makes its output one step longer than the course)")
+        if self.architecture == "transformer":
+            require(self, "embedding_dim", self.embedding_dim % TRANSFORMER_HEADS == 0,
+                     f"a multiple of the Transformer's {TRANSFORMER_HEADS} attention heads")
         if self.architecture not in ARCHITECTURES:
             raise ValueError(f"unknown architecture {self.architecture!r}; choose one of {list(ARCHITECTURES)}")
         unknown = [p for p in self.pooling.split("+") if p not in POOLINGS]
@@ -139,8 +160,9 @@ class SequenceRegressor(nn.Module):
                 nn.Conv1d(config.embedding_dim, config.hidden_dim, config.kernel_size, padding=config.kernel_size // 2),
                 nn.ReLU(), nn.Conv1d(config.hidden_dim, config.hidden_dim, 1), nn.ReLU())
         else:
-            layer = nn.TransformerEncoderLayer(config.embedding_dim, nhead=4, dim_feedforward=config.hidden_dim,
-                                               dropout=config.dropout, batch_first=True)
+            layer = nn.TransformerEncoderLayer(config.embedding_dim, nhead=TRANSFORMER_HEADS,
+                                               dim_feedforward=config.hidden_dim, dropout=config.dropout,
+                                               batch_first=True)
             self.encoder = nn.TransformerEncoder(layer, config.num_layers, enable_nested_tensor=False)
             width = config.embedding_dim
         self.attention = nn.Linear(width, 1) if "attention" in config.pooling else None

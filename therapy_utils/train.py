@@ -35,6 +35,7 @@ from therapy_utils.model import (
     build_model,
     load_checkpoint,
     next_module_loss,
+    require,
     save_checkpoint,
     torch_rng,
 )
@@ -55,6 +56,16 @@ class TrainConfig:
     restore_best: bool = False  # original: keep the last epoch's weights
     weighted_val_loss: bool = False  # original: mean of per-batch means
     bucketing: bool = False  # original: a DataLoader padding each shuffled batch; True: the fast path
+
+    def __post_init__(self) -> None:
+        """Refuse, naming the field and what it allows, settings that would fail or silently do nothing."""
+        require(self, "lr", self.lr > 0, "a positive learning rate")
+        require(self, "weight_decay", self.weight_decay >= 0, "0 or positive")
+        require(self, "batch_size", self.batch_size >= 1, "an integer of at least 1")
+        require(self, "max_epochs", self.max_epochs >= 0, "0 (no training: the starting point) or more")
+        require(self, "early_stopping_patience", self.early_stopping_patience >= 1, "an integer of at least 1")
+        require(self, "lr_patience", self.lr_patience >= 0, "0 or more epochs")
+        require(self, "lr_factor", 0 < self.lr_factor < 1, "a factor in (0, 1) that lowers the learning rate")
 
 
 # The tutorial's choice for the realistic data (03_training): larger batches train 2,000 courses quickly and

@@ -1,0 +1,57 @@
+"""Configs refuse nonsense at construction, naming the field, its value and what it allows."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from therapy_utils.model import TRANSFORMER_HEADS, ModelConfig
+from therapy_utils.train import TrainConfig
+
+
+@pytest.mark.parametrize(("overrides", "field", "allowed"), [
+    ({"embedding_dim": 0}, "embedding_dim", "at least 1"),
+    ({"hidden_dim": -4}, "hidden_dim", "at least 1"),
+    ({"num_layers": 0}, "num_layers", "at least 1"),
+    ({"max_length": 0}, "max_length", "at least 1"),
+    ({"ensemble_size": 0}, "ensemble_size", "at least 1"),
+    ({"head_hidden": -1}, "head_hidden", "positive width"),
+    ({"dropout": 1.0}, "dropout", "[0, 1)"),
+    ({"dropout": -0.1}, "dropout", "[0, 1)"),
+    ({"next_module_weight": -1.0}, "next_module_weight", "positive weight"),
+    ({"embedding_init_std": 0.0}, "embedding_init_std", "positive standard deviation"),
+    ({"architecture": "cnn", "pooling": "sum", "kernel_size": 4}, "kernel_size", "odd"),
+    ({"architecture": "transformer", "pooling": "mean", "embedding_dim": 30}, "embedding_dim",
+     f"multiple of the Transformer's {TRANSFORMER_HEADS}"),
+])
+def test_model_config_names_the_field_and_what_it_allows(overrides, field, allowed):
+    with pytest.raises(ValueError, match=rf"ModelConfig\.{field} must be .*{re.escape(allowed)}.*got"):
+        ModelConfig(**overrides)
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"architecture": "rnn"}, "unknown architecture 'rnn'"),
+    ({"pooling": "last+median"}, "unknown pooling 'median'"),
+    ({"architecture": "cnn", "pooling": "last"}, "pooling 'last' needs a recurrent"),
+])
+def test_model_config_names_unknown_choices(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        ModelConfig(**overrides)
+
+
+def test_valid_edge_values_are_accepted():
+    ModelConfig(dropout=0.0, head_hidden=0, kernel_size=4)  # an even kernel is only refused for the CNN it shapes
+    ModelConfig(architecture="transformer", pooling="mean", embedding_dim=8)
+    TrainConfig(max_epochs=0, lr_patience=0, weight_decay=0.0)  # 0 epochs: the untrained starting point
+
+
+@pytest.mark.parametrize(("overrides", "field"), [
+    ({"lr": 0.0}, "lr"), ({"weight_decay": -1e-4}, "weight_decay"), ({"batch_size": 0}, "batch_size"),
+    ({"max_epochs": -1}, "max_epochs"), ({"early_stopping_patience": 0}, "early_stopping_patience"),
+    ({"lr_patience": -1}, "lr_patience"), ({"lr_factor": 1.0}, "lr_factor"), ({"lr_factor": 0.0}, "lr_factor"),
+])
+def test_train_config_names_the_field(overrides, field):
+    value = repr(overrides[field])
+    with pytest.raises(ValueError, match=rf"TrainConfig\.{field} must be .*got {re.escape(value)}"):
+        TrainConfig(**overrides)
