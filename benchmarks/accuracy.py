@@ -28,7 +28,7 @@ from common import write_results
 from sklearn.linear_model import RidgeCV
 from sklearn.metrics import r2_score
 
-from therapy_utils import data, evaluate, simulate, train
+from therapy_utils import data, evaluate, simulate, train, truth
 from therapy_utils.model import BEST_CONFIG, ModelConfig
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -85,7 +85,7 @@ def score_one(name: str, preset: str, n: int, seed: int) -> dict:
     parts = data.split_courses(courses)
     test = parts["test"]
     y_test = test["effectiveness"].to_numpy()
-    oracle = r2_score(y_test, simulate.expected_effectiveness(params, test["modules"]))
+    oracle = r2_score(y_test, truth.expected_effectiveness(params, test["modules"]))
     seen = pd.concat([parts["train"], parts["val"]])  # ridge: no early stopping, so it learns from both
     started = time.perf_counter()
     if name.startswith("ridge on module counts"):

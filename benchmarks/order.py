@@ -26,7 +26,7 @@ import torch
 from common import write_results
 from sklearn.metrics import r2_score
 
-from therapy_utils import data, evaluate, simulate, train
+from therapy_utils import data, evaluate, simulate, train, truth
 from therapy_utils.model import BEST_CONFIG
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -51,7 +51,7 @@ def score_variant(variant: str, seed: int, n: int | None = None) -> dict:
     shuffled = {name: data.shuffle_within_courses(part, seed * 10 + i) for i, (name, part) in enumerate(parts.items())}
     y_test = parts["test"]["effectiveness"].to_numpy()
     row = {"variant": variant, "seed": seed, "n": len(courses),
-           "oracle_r2": r2_score(y_test, simulate.expected_effectiveness(params, parts["test"]["modules"]))}
+           "oracle_r2": r2_score(y_test, truth.expected_effectiveness(params, parts["test"]["modules"]))}
     for name, table in (("ordered_r2", parts), ("shuffled_r2", shuffled)):
         model, _ = train.fit_new_model(table, vocab, *MODEL, seed, device="cpu", progress=False)
         row[name] = r2_score(y_test, evaluate.predict(model, table["test"], vocab, batch_size=256))

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from therapy_utils import data, evaluate, simulate, train
+from therapy_utils import batching, data, evaluate, simulate, train
 from therapy_utils.model import BEST_CONFIG, ModelConfig, build_model
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -126,7 +126,7 @@ def epoch_seconds(courses, vocab, config: ModelConfig, path: dict, repeats: int)
     model = build_model(len(vocab), config, torch.Generator().manual_seed(0)).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     started = time.perf_counter()
-    loader = train.make_loader(courses, vocab, path["batch_size"], shuffle=True, bucketing=path["bucketing"])
+    loader = batching.make_loader(courses, vocab, path["batch_size"], shuffle=True, bucketing=path["bucketing"])
     build = time.perf_counter() - started
     times = []
     for _ in range(repeats):

@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 from common import write_results
 
-from therapy_utils import evaluate, simulate, train
+from therapy_utils import evaluate, train, truth
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SHIPPED_PRETRAINED = Path(__file__).resolve().parents[1] / "notebooks" / "checkpoints" / "transfer_pretrained"
@@ -56,7 +56,7 @@ def run(quick: bool, checkpoint_dir: Path) -> dict:
         print(f"{start:>22}: " + "  ".join(f"n={n} R²={r2:.3f}" for n, r2 in curve.groupby("n")["r2"].mean().items()),
               flush=True)
     oracle = evaluate.regression_metrics(test["effectiveness"].to_numpy(),
-                                         simulate.expected_effectiveness(setup.target_params(), test["modules"]))["r2"]
+                                         truth.expected_effectiveness(setup.target_params(), test["modules"]))["r2"]
     return {"quick": quick, "sizes": list(sizes), "seeds": list(seeds), "oracle_r2": oracle,
             "pretrain_seconds": round(pretrain_seconds, 1), "seconds": round(time.perf_counter() - started, 1),
             "machine": {"python": platform.python_version(), "torch": torch.__version__,

@@ -16,6 +16,7 @@ from conftest import REPO
 from scipy import stats
 
 from therapy_utils import check, data, evaluate, simulate
+from therapy_utils import truth as ground_truth
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 SOLUTIONS = REPO / "notebooks" / "solutions"
@@ -23,7 +24,7 @@ PARAMS = simulate.preset_params("realistic")
 
 
 def truth(courses):
-    return simulate.expected_effectiveness(PARAMS, list(courses))
+    return ground_truth.expected_effectiveness(PARAMS, list(courses))
 
 
 def shifted(offset: float):

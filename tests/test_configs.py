@@ -55,3 +55,42 @@ def test_train_config_names_the_field(overrides, field):
     value = repr(overrides[field])
     with pytest.raises(ValueError, match=rf"TrainConfig\.{field} must be .*got {re.escape(value)}"):
         TrainConfig(**overrides)
+
+
+def test_presets_are_one_registry_the_command_line_offers(capsys):
+    from therapy_utils import cli, simulate
+    from therapy_utils.train import NAMED_MODELS
+
+    assert set(simulate.PRESETS) >= {"original", "realistic", "flowcharts", "stopping_rule", "confounded"}
+    assert simulate.preset_params("flowcharts") == simulate.preset_params("realistic", **simulate.FLOWCHARTS)
+    assert simulate.preset_params("stopping_rule").stopping_threshold == simulate.STOPPING_RULE["stopping_threshold"]
+    assert simulate.preset_params("confounded", noise_sd=0.1).noise_sd == 0.1  # overrides on top of a preset
+    assert cli.MODELS == tuple(NAMED_MODELS)
+    with pytest.raises(SystemExit):
+        cli.main(["run", "--help"])
+    run_help = " ".join(capsys.readouterr().out.split())
+    assert all(name in run_help for name in simulate.PRESETS), run_help
+
+
+def test_an_unknown_preset_is_named_with_the_choices():
+    from therapy_utils import simulate
+
+    with pytest.raises(ValueError, match=r"unknown preset 'clinic'; choose one of \['original', 'realistic'"):
+        simulate.preset_params("clinic")
+
+
+@pytest.mark.parametrize("config", [ModelConfig(), ModelConfig(architecture="gru", pooling="mean"),
+                                    ModelConfig(architecture="cnn", pooling="sum"),
+                                    ModelConfig(architecture="transformer", pooling="mean", embedding_dim=8),
+                                    ModelConfig(architecture="cnn", pooling="sum", ensemble_size=3)],
+                         ids=["original", "gru", "cnn", "transformer", "ensemble"])
+def test_every_model_honours_one_interface(config):
+    import torch
+
+    from therapy_utils.model import SequenceModel, build_model
+
+    net = build_model(18, config, torch.Generator().manual_seed(0))
+    assert isinstance(net, SequenceModel) and net.config == config
+    assert len(net.embedding_layers()) == config.ensemble_size  # "the" embedding table exists only for one model
+    padded, lengths = torch.tensor([[1, 2, 1], [3, 4, 0]]), torch.tensor([3, 2])
+    assert net.eval()(padded, lengths).shape == (2,)

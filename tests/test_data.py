@@ -6,15 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from therapy_utils.data import (
-    CourseDataset,
-    Vocabulary,
-    collate_courses,
-    read_courses,
-    split_courses,
-    validate_courses,
-    write_courses,
-)
+from therapy_utils.batching import CourseDataset, collate_courses
+from therapy_utils.data import Vocabulary, read_courses, split_courses, validate_courses, write_courses
 
 
 def table(**columns) -> pd.DataFrame:

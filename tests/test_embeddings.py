@@ -16,7 +16,8 @@ from therapy_utils.evaluate import (
     top_k_hit_rate,
 )
 from therapy_utils.model import ModelConfig, build_model
-from therapy_utils.simulate import next_module_distribution, preset_params, simulate_courses
+from therapy_utils.simulate import preset_params, simulate_courses
+from therapy_utils.truth import next_module_distribution
 
 GROUPS = {"a": "g1", "b": "g1", "c": "g2", "d": "g2", "e": "g3", "f": "g3"}
 

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from therapy_utils import simulate
+from therapy_utils import truth as ground_truth
 
 FLOWCHARTS = simulate.preset_params("realistic", **simulate.FLOWCHARTS)
 # responsiveness steers the course through the interim response: the quadrature over it is exercised
@@ -55,7 +56,7 @@ def test_a_detour_returns_to_where_the_flowchart_was():
     """After a detour the next module depends on the module before it: the process remembers its place."""
     depression = replace(FLOWCHARTS.subtypes[0], prob=1.0)
     params = replace(FLOWCHARTS, detour_prob=0.3, subtypes=(depression,))
-    after = simulate.next_module_distribution(params, [("K", "I"), ("C", "I")])
+    after = ground_truth.next_module_distribution(params, [("K", "I"), ("C", "I")])
     cognitive = [params.modules.index(m) for m in GROUPS["cognitive"]]
     assert after[1, cognitive].sum() > after[0, cognitive].sum() + 0.1
     courses = simulate.simulate_courses(params, 20_000, seed=2)["modules"]
@@ -78,7 +79,7 @@ def test_expected_effectiveness_matches_monte_carlo_course_by_course(four_sessio
     params, courses = four_sessions
     stats = courses.groupby("modules")["effectiveness"].agg(["mean", "std", "size"])
     stats = stats[stats["size"] >= 100]
-    truth = simulate.expected_effectiveness(params, list(stats.index))
+    truth = ground_truth.expected_effectiveness(params, list(stats.index))
     z = (stats["mean"] - truth) / (stats["std"] / np.sqrt(stats["size"]))
     assert len(stats) > 300
     assert (z.abs() <= 5 + 1e-3 / (stats["std"] / np.sqrt(stats["size"]))).all()
@@ -90,7 +91,7 @@ def test_next_module_distribution_matches_monte_carlo(four_sessions):
     prefix = courses["modules"].map(lambda c: "".join(c[:3]))
     counts = pd.crosstab(prefix, courses["modules"].map(lambda c: c[3]))
     counts = counts[counts.sum(axis=1) >= 300]
-    truth = simulate.next_module_distribution(params, [tuple(p) for p in counts.index])
+    truth = ground_truth.next_module_distribution(params, [tuple(p) for p in counts.index])
     assert np.allclose(truth.sum(axis=1), 1.0)
     p = truth[:, [params.modules.index(m) for m in counts.columns]]
     n = counts.sum(axis=1).to_numpy()[:, None]
@@ -102,9 +103,9 @@ def test_next_module_distribution_matches_monte_carlo(four_sessions):
 
 def test_interventional_truth_averages_over_subtypes():
     courses = [("A", "F", "C", "D"), ("A", "G", "K", "L")]
-    per_subtype = [simulate.interventional_effectiveness(replace(FLOWCHARTS, subtypes=(replace(s, prob=1.0),)),
+    per_subtype = [ground_truth.interventional_effectiveness(replace(FLOWCHARTS, subtypes=(replace(s, prob=1.0),)),
                                                          courses) for s in FLOWCHARTS.subtypes]
-    mixed = simulate.interventional_effectiveness(FLOWCHARTS, courses)
+    mixed = ground_truth.interventional_effectiveness(FLOWCHARTS, courses)
     assert np.allclose(mixed, 0.5 * per_subtype[0] + 0.5 * per_subtype[1])
     assert per_subtype[0][0] > per_subtype[1][0] + 0.05 and per_subtype[1][1] > per_subtype[0][1] + 0.05
 

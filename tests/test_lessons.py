@@ -16,7 +16,7 @@ import pytest
 import torch
 from conftest import REPO
 
-from therapy_utils import data, model, simulate, train
+from therapy_utils import batching, data, model, simulate, train
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 LINK = re.compile(r"\[[^\]]+\]\(([^)\s]+\.ipynb)\)")
@@ -28,7 +28,7 @@ def cells(name: str) -> list[dict]:
 
 def lesson(name: str, *definitions: str) -> dict:
     """Execute the notebook's code cells that define ``definitions`` and return the resulting namespace."""
-    namespace = {"torch": torch, "pd": pd, "train": train, "model": model}
+    namespace = {"torch": torch, "pd": pd, "train": train, "model": model, "batching": batching}
     for definition in definitions:
         (source,) = ["".join(c["source"]) for c in cells(name)
                      if c["cell_type"] == "code" and "".join(c["source"]).startswith(f"def {definition}(")]

@@ -14,14 +14,8 @@ from therapy_utils.optimize import (
     truth_scorer,
     with_severity_tokens,
 )
-from therapy_utils.simulate import (
-    _outcome_mean,
-    courses_to_matrix,
-    expected_effectiveness,
-    interventional_effectiveness,
-    preset_params,
-    simulate_courses,
-)
+from therapy_utils.simulate import _outcome_mean, courses_to_matrix, preset_params, simulate_courses
+from therapy_utils.truth import expected_effectiveness, interventional_effectiveness
 from therapy_utils.widgets import CourseRecommender
 
 CONFOUNDED = preset_params("realistic", severity_strength=1.0)

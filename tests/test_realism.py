@@ -17,7 +17,8 @@ import pytest
 import torch
 from conftest import REPO
 
-from therapy_utils import data, evaluate, optimize, simulate
+from therapy_utils import batching, data, evaluate, optimize, simulate
+from therapy_utils import truth as ground_truth
 from therapy_utils.model import BEST_CONFIG, build_model
 
 STOPPING = simulate.preset_params("realistic", **simulate.STOPPING_RULE)
@@ -53,7 +54,7 @@ def test_stopping_rule_ends_each_course_when_progress_first_reaches_the_threshol
 
 def test_observational_truth_matches_monte_carlo_at_every_length():
     courses = simulate.simulate_courses(STOPPING, 100_000, seed=2)
-    truth = simulate.expected_effectiveness(STOPPING, courses["modules"])
+    truth = ground_truth.expected_effectiveness(STOPPING, courses["modules"])
     within_standard_errors(courses["effectiveness"], pd.Series(truth), courses["modules"].map(len))
 
 
@@ -62,7 +63,7 @@ def test_interventional_truth_matches_monte_carlo_for_assigned_lengths():
     for length in (4, 10, 18):
         fixed = replace(STOPPING, stopping_threshold=None, min_length=length, max_length=length)
         courses = simulate.simulate_courses(fixed, 40_000, seed=length)
-        truth = simulate.interventional_effectiveness(STOPPING, courses["modules"])
+        truth = ground_truth.interventional_effectiveness(STOPPING, courses["modules"])
         within_standard_errors(courses["effectiveness"], pd.Series(truth), pd.Series(np.zeros(len(courses))))
 
 
@@ -125,7 +126,7 @@ def test_integrated_gradients_add_up_to_the_prediction_minus_the_all_padding_one
     courses = list(parts["test"]["modules"][:20])
     attributions = evaluate.integrated_gradients(model, courses, vocab, steps=64)
     assert [len(a) for a in attributions] == [len(c) for c in courses]
-    padded, lengths = data.encode_padded(courses, vocab)
+    padded, lengths = batching.encode_padded(courses, vocab)
     with torch.no_grad():
         gap = (model(padded, lengths) - model(torch.zeros_like(padded), lengths)).numpy()
     # completeness holds up to the 64-step Riemann sum's error

@@ -14,10 +14,11 @@ import torch
 from conftest import REPO
 
 from therapy_utils import simulate
-from therapy_utils.data import EncodedCourses, Vocabulary, length_buckets, split_courses
+from therapy_utils.batching import EncodedCourses, length_buckets, make_loader
+from therapy_utils.data import Vocabulary, split_courses
 from therapy_utils.evaluate import predict
 from therapy_utils.model import BEST_CONFIG, MULTITASK_CONFIG, ModelConfig, build_model, torch_rng
-from therapy_utils.train import FAST_TRAIN_CONFIG, fit_new_model, make_loader
+from therapy_utils.train import FAST_TRAIN_CONFIG, fit_new_model
 
 
 def simple_markov(params: simulate.SimulatorParams, n: int, seed: int) -> pd.DataFrame:

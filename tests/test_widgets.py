@@ -8,8 +8,9 @@ from conftest import REPO
 
 from therapy_utils.evaluate import model_scorer, next_module_gains, occlusion, predict
 from therapy_utils.model import load_checkpoint
-from therapy_utils.simulate import expected_effectiveness, preset_params
+from therapy_utils.simulate import preset_params
 from therapy_utils.train import TrainConfig
+from therapy_utils.truth import expected_effectiveness
 from therapy_utils.widgets import CourseBuilder
 
 

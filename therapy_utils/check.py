@@ -21,7 +21,7 @@ import torch
 from scipy.stats import ttest_ind, ttest_rel
 from sklearn.metrics import adjusted_rand_score, r2_score
 
-from therapy_utils import data, embeddings, evaluate, model, optimize, simulate
+from therapy_utils import batching, data, embeddings, evaluate, model, optimize, simulate, truth
 
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 Scorer = Callable[[Sequence[Sequence[str]]], np.ndarray]
@@ -146,7 +146,7 @@ def ex01_noise_direction(answer: str) -> Verdict:
     for noise in (0.06, 0.15):
         params = simulate.preset_params("realistic", noise_sd=noise)
         courses = simulate.simulate_courses(params, 2000, seed=0)
-        r2[noise] = r2_score(courses["effectiveness"], simulate.expected_effectiveness(params, courses["modules"]))
+        r2[noise] = r2_score(courses["effectiveness"], truth.expected_effectiveness(params, courses["modules"]))
     if said != ("down" if r2[0.15] < r2[0.06] else "up"):
         return Verdict(False, "the oracle knows the expected effectiveness exactly; what share of the variance is "
                               "left to the noise when the noise grows?")
@@ -518,7 +518,7 @@ def ex07_freeze(function: Callable) -> Verdict:
         return Verdict(False, "nothing is left to train: freeze the embedding only.")
     before = {name: p.detach().clone() for name, p in net.named_parameters()}
     optimizer = torch.optim.Adam(trainable, lr=0.01)
-    padded, lengths = data.encode_padded([("A", "B", "A"), ("C", "D")], data.Vocabulary(simulate.LETTERS))
+    padded, lengths = batching.encode_padded([("A", "B", "A"), ("C", "D")], data.Vocabulary(simulate.LETTERS))
     torch.nn.functional.mse_loss(net(padded, lengths), torch.tensor([0.8, 0.4])).backward()
     optimizer.step()
     moved = {name for name, p in net.named_parameters() if not torch.equal(p, before[name])}

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from therapy_utils import data, model, optimize, simulate, train
-from therapy_utils.model import TherapySequenceModel
+from therapy_utils.model import SequenceModel
 
 SEED = 0  # every notebook's SEED
 # One CNN of the best model: what notebook 09 trains on records (the whole ensemble would take five times as long).
@@ -75,9 +75,9 @@ def transfer_directory(checkpoints: str | Path, start: str) -> Path:
     return Path(checkpoints) / f"transfer_{start.replace(' ', '_').replace('-', '_')}"
 
 
-def transfer_fitter(checkpoints: str | Path, vocab: data.Vocabulary, pretrained: TherapySequenceModel,
+def transfer_fitter(checkpoints: str | Path, vocab: data.Vocabulary, pretrained: SequenceModel,
                     embeddings: pd.DataFrame, start: str, overwrite: bool = False,
-                    **train_options) -> Callable[[dict[str, pd.DataFrame], int], TherapySequenceModel]:
+                    **train_options) -> Callable[[dict[str, pd.DataFrame], int], SequenceModel]:
     """A ``fit(parts, seed)`` for :func:`evaluate.learning_curve` that loads or trains notebook 07's models.
 
     Parameters
@@ -92,7 +92,7 @@ def transfer_fitter(checkpoints: str | Path, vocab: data.Vocabulary, pretrained:
     """
     config = train.TRANSFER_SETUP.train_config_for(start)
 
-    def fit(parts: dict[str, pd.DataFrame], seed: int) -> TherapySequenceModel:
+    def fit(parts: dict[str, pd.DataFrame], seed: int) -> SequenceModel:
         return train.fit_transfer_or_load(start, parts, vocab, config, seed, pretrained, embeddings,
                                           transfer_directory(checkpoints, start), overwrite, **train_options)[0]
 
@@ -100,7 +100,7 @@ def transfer_fitter(checkpoints: str | Path, vocab: data.Vocabulary, pretrained:
 
 
 def refit(name: str, directory: str | Path, artifacts: str | Path,
-          checkpoints: str | Path) -> tuple[TherapySequenceModel, data.Vocabulary, pd.DataFrame]:
+          checkpoints: str | Path) -> tuple[SequenceModel, data.Vocabulary, pd.DataFrame]:
     """Train checkpoint ``name`` from scratch into ``directory``; also returns its test courses.
 
     ``checkpoints`` is the folder holding the pre-trained model that notebook 07's transfer models start from.
@@ -120,7 +120,7 @@ def refit(name: str, directory: str | Path, artifacts: str | Path,
 
 
 def _refit_transfer(name: str, directory: str | Path, artifacts: str | Path,
-                    checkpoints: str | Path) -> tuple[TherapySequenceModel, data.Vocabulary, pd.DataFrame]:
+                    checkpoints: str | Path) -> tuple[SequenceModel, data.Vocabulary, pd.DataFrame]:
     """:func:`refit` for one of notebook 07's transfer models: from the shipped pre-trained model, 200 courses."""
     from therapy_utils.embeddings import embedding_table
     from therapy_utils.evaluate import draw_training_set

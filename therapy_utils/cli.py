@@ -11,8 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
+from therapy_utils.simulate import PRESETS  # the registry of named populations (numpy and pandas, no torch)
+
 EXAMPLE_COURSES = (("A", "B", "A"), ("C", "D", "C"), ("A", "F", "F"), ("B", "C", "B"), ("Q", "P", "O", "N"))
-PRESETS = ("original", "realistic")
+MODELS = ("original", "best")  # train.NAMED_MODELS's names, kept here so that --help does not import torch
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -75,11 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="simulate (or load) courses, train, evaluate, report, plot",
                               description="Do what the original script did, plus the oracle and baseline lines.")
-    run.add_argument("--preset", choices=PRESETS, default="original", help="simulator preset (default: original)")
+    run.add_argument("--preset", choices=PRESETS, default="original",
+                     help=f"simulator preset: {', '.join(PRESETS)} (default: original)")
     run.add_argument("--n-sequences", type=_positive_int, default=500, help="courses to simulate (default: 500)")
     run.add_argument("--seed", type=_seed, default=42, help="seed for simulation and training (default: 42); "
                      "the 64/16/20 split always uses the original's random_state 42")
-    run.add_argument("--model", choices=("original", "best"), default="original",
+    run.add_argument("--model", choices=MODELS, default="original",
                      help="original: the script's model, for parity (default); best: the most accurate model "
                           "of benchmarks/accuracy.py")
     run.add_argument("--data", type=Path, help="train on this course or long-format CSV instead of simulating")
@@ -95,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim = commands.add_parser("simulate", help="write simulated courses as a CSV in the reference shape",
                               description="Simulate courses and write them, with the original's split column "
                                           "(scikit-learn, random_state 42).")
-    sim.add_argument("--preset", choices=PRESETS, default="original", help="simulator preset (default: original)")
+    sim.add_argument("--preset", choices=PRESETS, default="original",
+                     help=f"simulator preset: {', '.join(PRESETS)} (default: original)")
     sim.add_argument("--n-sequences", type=_positive_int, default=500, help="courses to simulate (default: 500)")
     sim.add_argument("--seed", type=_seed, default=42, help="random seed (default: 42)")
     sim.add_argument("--out", type=Path, required=True, help="CSV file to write")
@@ -147,8 +151,8 @@ def _embedding_report(parts: dict, vocab, params, seed: int, effectiveness_model
     from therapy_utils.embeddings import clustering_ari, embedding_table, group_similarity
     from therapy_utils.evaluate import next_module_probabilities, next_module_scores, prefixes_and_next
     from therapy_utils.model import MULTITASK_CONFIG
-    from therapy_utils.simulate import next_module_distribution
     from therapy_utils.train import TUTORIAL_TRAIN_CONFIG, fit_new_model
+    from therapy_utils.truth import next_module_distribution
 
     multitask, _ = fit_new_model(parts, vocab, MULTITASK_CONFIG, TUTORIAL_TRAIN_CONFIG, seed, device="cpu",
                                  progress=False)
@@ -158,7 +162,7 @@ def _embedding_report(parts: dict, vocab, params, seed: int, effectiveness_model
                                 next_module_distribution(params, prefixes), vocab.modules)
     ari = clustering_ari(table, groups)
     ari_plain = (clustering_ari(embedding_table(effectiveness_model, vocab), groups)
-                 if hasattr(effectiveness_model, "embedding") else None)  # an ensemble has no single table
+                 if len(effectiveness_model.embedding_layers()) == 1 else None)  # an ensemble has no single table
     nn_same = group_similarity(table, groups)["nn_same_group"]
     print("\nWhat the embeddings tell you (model with a next-module head):")
     print(f"Clusters vs true groups, adjusted Rand index: {ari:.3f} (effectiveness-only model: "
@@ -228,7 +232,7 @@ def _print_yardsticks(params, parts: dict, vocab, y_test: np.ndarray, r2: float)
     from sklearn.metrics import r2_score
 
     from therapy_utils.evaluate import count_baseline
-    from therapy_utils.simulate import expected_effectiveness
+    from therapy_utils.truth import expected_effectiveness
 
     test = parts["test"]
     oracle = None if params is None else float(r2_score(y_test, expected_effectiveness(params, test["modules"])))
@@ -259,7 +263,7 @@ def run_report(preset: str, n_sequences: int, seed: int, data: Path | None, out:
     parts = split_courses(courses)
     model, vocab, result, y_test, predictions, metrics = _train(courses, parts, seed, device, progress, model_name)
     # an ensemble has one embedding table per member, so no single table to show
-    embeddings = embedding_table(model, vocab) if hasattr(model, "embedding") else None
+    embeddings = embedding_table(model, vocab) if len(model.embedding_layers()) == 1 else None
     anchor = "A" if "A" in vocab.modules else vocab.modules[0]
     if embeddings is not None:
         print(f"Modules most similar to {anchor}: {[(m, round(s, 3)) for m, s in most_similar(embeddings, anchor)]}")

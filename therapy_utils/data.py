@@ -17,16 +17,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 from sklearn.model_selection import train_test_split
-from torch.nn.utils.rnn import pad_sequence
-from torch.utils.data import Dataset
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 PAD = "<PAD>"
 
 
-def _show(value: object) -> str:
+def show_value(value: object) -> str:
     """repr of a value as the user wrote it: numpy scalars shown as plain Python numbers."""
     return repr(value.item() if isinstance(value, np.generic) else value)
 
@@ -37,8 +34,8 @@ def _check_effectiveness(values: pd.Series, course_ids: pd.Series) -> np.ndarray
     for row, (raw, number) in enumerate(zip(values, numbers)):
         if not math.isfinite(number):
             kind = "missing" if raw is None or (isinstance(raw, str) and not raw.strip()) else "not a finite number"
-            where = f"row {row} (course_id {_show(course_ids.iloc[row])})"
-            raise ValueError(f"{where}: effectiveness {_show(raw)} is {kind}")
+            where = f"row {row} (course_id {show_value(course_ids.iloc[row])})"
+            raise ValueError(f"{where}: effectiveness {show_value(raw)} is {kind}")
     return numbers
 
 
@@ -46,11 +43,12 @@ def _check_split(split: pd.Series, course_ids: pd.Series) -> pd.Series:
     """Only train/val/test, and none of them empty: a model needs all three."""
     for row, value in enumerate(split):
         if value not in SPLITS:
-            raise ValueError(f"row {row} (course_id {_show(course_ids.iloc[row])}): split {_show(value)} "
+            raise ValueError(f"row {row} (course_id {show_value(course_ids.iloc[row])}): split {show_value(value)} "
                              f"is not one of {list(SPLITS)}")
     for name in SPLITS:
         if not (split == name).any():
-            raise ValueError(f"split {_show(name)} is empty: every one of {list(SPLITS)} needs at least one course")
+            raise ValueError(f"split {show_value(name)} is empty: every one of {list(SPLITS)} needs at least one "
+                             "course")
     return split
 
 
@@ -67,15 +65,16 @@ def validate_courses(table: pd.DataFrame) -> pd.DataFrame:
     ids = table["course_id"]
     duplicated = ids[ids.duplicated()]
     if len(duplicated):
-        raise ValueError(f"row {duplicated.index[0]}: course_id {_show(duplicated.iloc[0])} appears more than once")
+        raise ValueError(f"row {duplicated.index[0]}: course_id {show_value(duplicated.iloc[0])} appears more than "
+                         "once")
     courses = []
     for row, raw in enumerate(table["modules"]):
         course = tuple(raw.split()) if isinstance(raw, str) else tuple(raw) if isinstance(raw, Iterable) else None
         if not course:
-            raise ValueError(f"row {row} (course_id {_show(ids.iloc[row])}): course {_show(raw)} is empty")
+            raise ValueError(f"row {row} (course_id {show_value(ids.iloc[row])}): course {show_value(raw)} is empty")
         if not all(isinstance(m, str) and m for m in course):
-            raise ValueError(f"row {row} (course_id {_show(ids.iloc[row])}): module names must be non-empty "
-                             f"strings, got {_show(course)}")
+            raise ValueError(f"row {row} (course_id {show_value(ids.iloc[row])}): module names must be non-empty "
+                             f"strings, got {show_value(course)}")
         courses.append(course)
     clean = table.copy()
     clean["modules"] = courses
@@ -89,7 +88,7 @@ def _check_constant(group: pd.DataFrame, column: str, name: str, course_id: obje
     """A per-course value repeated on every session must not change within the course."""
     if group[column].nunique() > 1:
         row = int(group["_row"].iloc[list(group[column] != group[column].iloc[0]).index(True)])
-        raise ValueError(f"row {row} (course_id {_show(course_id)}): {name} differs within the course "
+        raise ValueError(f"row {row} (course_id {show_value(course_id)}): {name} differs within the course "
                          f"({sorted(map(str, group[column].unique()))})")
 
 
@@ -105,16 +104,16 @@ def long_to_courses(sessions: pd.DataFrame) -> pd.DataFrame:
     dup = sessions.duplicated(["course_id", "session"], keep="first")
     if dup.any():
         row = int(np.flatnonzero(dup)[0])
-        raise ValueError(f"row {row}: (course_id, session) = ({_show(sessions.at[row, 'course_id'])}, "
-                         f"{_show(sessions.at[row, 'session'])}) appears more than once")
+        raise ValueError(f"row {row}: (course_id, session) = ({show_value(sessions.at[row, 'course_id'])}, "
+                         f"{show_value(sessions.at[row, 'session'])}) appears more than once")
     session_no = pd.to_numeric(sessions["session"], errors="coerce")
     if session_no.isna().any():
         row = int(np.flatnonzero(session_no.isna())[0])
-        raise ValueError(f"row {row}: session {_show(sessions.at[row, 'session'])} is not a number")
+        raise ValueError(f"row {row}: session {show_value(sessions.at[row, 'session'])} is not a number")
     for row, module in enumerate(sessions["module"]):
         if not isinstance(module, str) or not module:
-            where = f"row {row} (course_id {_show(sessions.at[row, 'course_id'])})"
-            raise ValueError(f"{where}: module {_show(module)} is empty")
+            where = f"row {row} (course_id {show_value(sessions.at[row, 'course_id'])})"
+            raise ValueError(f"{where}: module {show_value(module)} is empty")
     scores = pd.Series(_check_effectiveness(sessions["effectiveness"], sessions["course_id"]))
     per_course = sessions.assign(_score=scores, _session=session_no, _row=np.arange(len(sessions)))
     extra = [c for c in ("split",) if c in sessions.columns]
@@ -145,7 +144,7 @@ def _first_overlong_row(path: Path) -> str:
         for row, fields in enumerate(rows):
             if len(fields) > len(header):
                 return (f"row {row}: {len(fields)} fields, but the header has {len(header)} "
-                        f"({', '.join(header)}); extra value {_show(fields[len(header)])}")
+                        f"({', '.join(header)}); extra value {show_value(fields[len(header)])}")
     return f"{str(path)!r}: a row has more fields than the header"
 
 
@@ -185,7 +184,7 @@ def read_courses(path: str | Path) -> pd.DataFrame:
     lengths = courses["modules"].map(len)
     if (lengths > MAX_COURSE_LENGTH).any():
         row = int(np.flatnonzero(lengths > MAX_COURSE_LENGTH)[0])
-        raise ValueError(f"row {row} (course_id {_show(courses['course_id'].iloc[row])}): {lengths.iloc[row]:,} "
+        raise ValueError(f"row {row} (course_id {show_value(courses['course_id'].iloc[row])}): {lengths.iloc[row]:,} "
                          f"sessions; courses longer than {MAX_COURSE_LENGTH:,} are not supported (every batch holding "
                          "one would be padded to its length)")
     return courses
@@ -200,7 +199,8 @@ def write_courses(courses: pd.DataFrame, path: str | Path, long: bool = False) -
     for row, course in enumerate(courses["modules"]):
         bad = [m for m in course if len(m.split()) != 1]
         if bad:
-            raise ValueError(f"row {row}: module {_show(bad[0])} contains whitespace; write the long format instead")
+            raise ValueError(f"row {row}: module {show_value(bad[0])} contains whitespace; write the long format "
+                             "instead")
     columns = ["course_id", "modules", "effectiveness", *(["split"] if "split" in courses.columns else [])]
     out = courses[columns].assign(modules=courses["modules"].map(" ".join))
     out.to_csv(path, index=False)
@@ -268,7 +268,7 @@ class Vocabulary:
         try:
             return self.modules.index(module) + 1
         except ValueError:
-            raise ValueError(f"module {_show(module)} is not in the vocabulary {list(self.modules)}") from None
+            raise ValueError(f"module {show_value(module)} is not in the vocabulary {list(self.modules)}") from None
 
     def encode(self, course: Sequence[str], row: int | None = None) -> list[int]:
         """Indices of a course; errors name the row when one is given."""
@@ -278,91 +278,8 @@ class Vocabulary:
         unknown = [m for m in course if m not in lookup]
         if unknown:
             where = "" if row is None else f"row {row}: "
-            raise ValueError(f"{where}module {_show(unknown[0])} is not in the vocabulary {list(self.modules)}")
+            raise ValueError(f"{where}module {show_value(unknown[0])} is not in the vocabulary {list(self.modules)}")
         return [lookup[m] for m in course]
-
-
-def encode_padded(courses: Sequence[Sequence[str]], vocab: Vocabulary) -> tuple[torch.Tensor, torch.Tensor]:
-    """Many courses → one padded index tensor and the lengths, without a DataLoader (09_optimizing_courses).
-
-    The fast path for scoring thousands of candidate courses in a search; same tensors as
-    :func:`collate_courses` builds batch by batch.
-    """
-    lookup = {m: i + 1 for i, m in enumerate(vocab.modules)}
-    lengths = np.fromiter((len(c) for c in courses), dtype=np.int64, count=len(courses))
-    if len(courses) and lengths.min() == 0:
-        raise ValueError(f"row {int(np.argmin(lengths))}: course is empty; nothing to predict")
-    padded = np.zeros((len(courses), int(lengths.max(initial=1))), dtype=np.int64)
-    for row, course in enumerate(courses):
-        try:
-            padded[row, :len(course)] = [lookup[m] for m in course]
-        except KeyError as err:
-            raise ValueError(f"row {row}: module {_show(err.args[0])} is not in the vocabulary "
-                             f"{list(vocab.modules)}") from None
-    return torch.from_numpy(padded), torch.from_numpy(lengths)
-
-
-@dataclass(frozen=True)
-class EncodedCourses:
-    """A course table encoded once into tensors: the fast path's input (benchmarks/speed.py).
-
-    Built with :func:`encode_padded`; targets are NaN when the table has no ``effectiveness``.
-    """
-
-    padded: torch.Tensor
-    lengths: torch.Tensor
-    targets: torch.Tensor
-
-    @classmethod
-    def from_courses(cls, courses: pd.DataFrame, vocab: Vocabulary) -> EncodedCourses:
-        padded, lengths = encode_padded(list(courses["modules"]), vocab)
-        scores = courses["effectiveness"] if "effectiveness" in courses else np.full(len(courses), np.nan)
-        return cls(padded, lengths, torch.tensor(np.asarray(scores, dtype=np.float64), dtype=torch.float32))
-
-    def __len__(self) -> int:
-        return len(self.lengths)
-
-
-def length_buckets(lengths: torch.Tensor, batch_size: int, shuffle: bool) -> list[torch.Tensor]:
-    """Index batches in which every course has the same length, so a batch needs no padding and no packing.
-
-    With ``shuffle``, courses are permuted within each length and the batches' order is permuted, drawing
-    from torch's random stream (``train_model`` runs this inside ``torch_rng(generator)``).
-    """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size!r}")
-    batches = []
-    for length in torch.unique(lengths).tolist():
-        members = torch.nonzero(lengths == length).squeeze(1)
-        if shuffle:
-            members = members[torch.randperm(len(members))]
-        batches += list(torch.split(members, batch_size))
-    if shuffle:
-        batches = [batches[i] for i in torch.randperm(len(batches)).tolist()]
-    return batches
-
-
-class CourseDataset(Dataset):
-    """Encoded courses and their effectiveness, one item per course."""
-
-    def __init__(self, courses: pd.DataFrame, vocab: Vocabulary) -> None:
-        self.sequences = [torch.tensor(vocab.encode(c, row), dtype=torch.long)
-                          for row, c in enumerate(courses["modules"])]
-        scores = courses["effectiveness"] if "effectiveness" in courses else np.full(len(courses), np.nan)
-        self.targets = torch.tensor(np.asarray(scores, dtype=np.float64), dtype=torch.float32)
-
-    def __len__(self) -> int:
-        return len(self.sequences)
-
-    def __getitem__(self, idx: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.sequences[idx], self.targets[idx]
-
-
-def collate_courses(batch: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Pad a batch with index 0 and keep the true lengths so the model can pack it (02_embedding_lstm_model)."""
-    sequences, targets = zip(*batch)
-    lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)
-    return pad_sequence(list(sequences), batch_first=True, padding_value=0), lengths, torch.stack(targets)
 
 
 def transition_counts(courses: pd.Series, modules: Sequence[str]) -> pd.DataFrame:

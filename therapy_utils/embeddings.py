@@ -17,10 +17,10 @@ from sklearn.manifold import TSNE
 from sklearn.metrics.pairwise import cosine_similarity
 
 from therapy_utils.data import Vocabulary
-from therapy_utils.model import TherapySequenceModel
+from therapy_utils.model import SequenceModel
 
 
-def embedding_table(model: TherapySequenceModel, vocab: Vocabulary) -> pd.DataFrame:
+def embedding_table(model: SequenceModel, vocab: Vocabulary) -> pd.DataFrame:
     """One row per module (padding left out), one column per embedding dimension."""
     weights = model.embedding.weight.detach().cpu().numpy()[1:]
     return pd.DataFrame(weights, index=pd.Index(vocab.modules, name="module"))
@@ -168,8 +168,8 @@ def export_projector(embeddings: pd.DataFrame, directory: str | Path, names: dic
     return vectors, meta
 
 
-def use_pretrained_embeddings(model: TherapySequenceModel, vocab: Vocabulary, embeddings: pd.DataFrame,
-                              freeze: bool) -> TherapySequenceModel:
+def use_pretrained_embeddings(model: SequenceModel, vocab: Vocabulary, embeddings: pd.DataFrame,
+                              freeze: bool) -> SequenceModel:
     """Copy a saved table into ``model``'s embedding layer, row by module name; ``freeze`` stops training it.
 
     Every module of the vocabulary must be in the table, with the model's embedding size (07_transfer_learning).

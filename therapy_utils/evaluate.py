@@ -17,12 +17,12 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 from torch import nn
 
-from therapy_utils.data import Vocabulary, encode_padded
-from therapy_utils.model import TherapySequenceModel
-from therapy_utils.train import make_loader
+from therapy_utils.batching import encode_padded, make_loader
+from therapy_utils.data import Vocabulary
+from therapy_utils.model import SequenceModel
 
 
-def predict(model: TherapySequenceModel, courses: pd.DataFrame | Sequence[Sequence[str]], vocab: Vocabulary,
+def predict(model: SequenceModel, courses: pd.DataFrame | Sequence[Sequence[str]], vocab: Vocabulary,
             batch_size: int = 16, bucketing: bool = False) -> np.ndarray:
     """Predicted effectiveness (float32) for a course table or a list of courses, in table order (04_evaluation).
 
@@ -45,10 +45,10 @@ def predict(model: TherapySequenceModel, courses: pd.DataFrame | Sequence[Sequen
 Scorer = Callable[[list[tuple[str, ...]]], np.ndarray]
 
 
-def model_scorer(model: TherapySequenceModel, vocab: Vocabulary, chunk: int = 4096) -> Scorer:
+def model_scorer(model: SequenceModel, vocab: Vocabulary, chunk: int = 4096) -> Scorer:
     """Courses → the model's predictions, so explanations and searches treat a model and the truth alike.
 
-    Encodes all courses at once (:func:`data.encode_padded`) and runs them in chunks: searches score
+    Encodes all courses at once (:func:`batching.encode_padded`) and runs them in chunks: searches score
     thousands of candidates per step.
     """
     def score(courses: Sequence[Sequence[str]]) -> np.ndarray:
@@ -93,7 +93,7 @@ def integrated_gradients(model: nn.Module, courses: Sequence[Sequence[str]], voc
     """
     from captum.attr import LayerIntegratedGradients
 
-    layers = [member.embedding for member in model.members] if hasattr(model, "members") else [model.embedding]
+    layers = model.embedding_layers()
     padded, lengths = encode_padded([tuple(c) for c in courses], vocab)
     device = next(model.parameters()).device
     model.eval()
@@ -195,7 +195,7 @@ def prefixes_and_next(courses: pd.Series | Sequence[Sequence[str]]) -> tuple[lis
     return prefixes, following
 
 
-def next_module_probabilities(model: TherapySequenceModel, courses: pd.DataFrame, vocab: Vocabulary,
+def next_module_probabilities(model: SequenceModel, courses: pd.DataFrame, vocab: Vocabulary,
                               batch_size: int = 256) -> np.ndarray:
     """The next-module head's distribution (columns: ``vocab.modules``) for each prefix of ``prefixes_and_next``."""
     model.eval()
@@ -301,7 +301,7 @@ def draw_training_set(pool: pd.DataFrame, n: int, seed: int, val_share: float = 
     return {"train": drawn.iloc[n_val:], "val": drawn.iloc[:n_val]}
 
 
-def learning_curve(fit: Callable[[dict[str, pd.DataFrame], int], TherapySequenceModel], pool: pd.DataFrame,
+def learning_curve(fit: Callable[[dict[str, pd.DataFrame], int], SequenceModel], pool: pd.DataFrame,
                    test: pd.DataFrame, vocab: Vocabulary, sizes: Sequence[int], seeds: Sequence[int],
                    val_share: float = 0.2) -> pd.DataFrame:
     """Test R² of ``fit`` trained on ``n`` courses drawn from ``pool``, for every size and seed (07_transfer_learning).

@@ -12,6 +12,7 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import torch
 from torch import nn
@@ -100,6 +101,24 @@ BEST_CONFIG = ModelConfig(architecture="cnn", positional=True, pooling="sum", em
                           head_hidden=32, ensemble_size=5)
 
 
+@runtime_checkable
+class SequenceModel(Protocol):
+    """What every model of the series offers, whatever its class (one interface instead of ``hasattr`` checks).
+
+    ``forward(padded, lengths)`` gives one score per course; ``embedding_layers()`` the module embedding tables it
+    reads — one for a single model, one per member for an ensemble, so "the" embedding table exists only when the
+    list has one entry (``embeddings.embedding_table`` and the command line's similarity report need that). The
+    next-module head is optional: only :class:`TherapySequenceModel` with ``next_module_weight > 0`` has
+    ``forward_with_next``. Built by :func:`build_model` (02_embedding_lstm_model, 08_model_comparison).
+    """
+
+    config: ModelConfig
+
+    def forward(self, padded: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor: ...
+
+    def embedding_layers(self) -> list[nn.Embedding]: ...
+
+
 class TherapySequenceModel(nn.Module):
     """Embedding → LSTM (packed) → dropout → linear on the last hidden state."""
 
@@ -123,6 +142,10 @@ class TherapySequenceModel(nn.Module):
         """Run the LSTM over the batch: per-step outputs (when ``steps``) and the last hidden state."""
         outputs, (hidden, _) = run_recurrent(self.lstm, self.embedding(padded), lengths, steps)
         return outputs, hidden[-1]
+
+    def embedding_layers(self) -> list[nn.Embedding]:
+        """The one module embedding table (see :class:`SequenceModel`)."""
+        return [self.embedding]
 
     def forward(self, padded: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Predict one score per course; packing makes padding invisible to the LSTM."""
@@ -190,6 +213,10 @@ class SequenceRegressor(nn.Module):
             return self.encoder((x * mask).transpose(1, 2)).transpose(1, 2) * mask, None
         return self.encoder(x, src_key_padding_mask=padded == 0) * mask, None
 
+    def embedding_layers(self) -> list[nn.Embedding]:
+        """The one module embedding table (see :class:`SequenceModel`)."""
+        return [self.embedding]
+
     def forward(self, padded: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Predict one score per course from the pooled summaries of its encoded modules."""
         if self.config.reverse:
@@ -223,6 +250,10 @@ class EnsembleModel(nn.Module):
         self.config, self.next_head = config, None
         member = replace(config, ensemble_size=1)
         self.members = nn.ModuleList(make_model(vocab_size, member) for _ in range(config.ensemble_size))
+
+    def embedding_layers(self) -> list[nn.Embedding]:
+        """One table per member: an ensemble has no single embedding table (see :class:`SequenceModel`)."""
+        return [layer for member in self.members for layer in member.embedding_layers()]
 
     def forward(self, padded: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """The members' mean score per course."""
@@ -277,13 +308,13 @@ def torch_rng(generator: torch.Generator):
             generator.set_state(torch.get_rng_state())
 
 
-def build_model(vocab_size: int, config: ModelConfig, generator: torch.Generator) -> TherapySequenceModel:
+def build_model(vocab_size: int, config: ModelConfig, generator: torch.Generator) -> SequenceModel:
     """A freshly initialised model whose weights come from ``generator`` (02_embedding_lstm_model)."""
     with torch_rng(generator):
         return make_model(vocab_size, config)
 
 
-def make_model(vocab_size: int, config: ModelConfig) -> nn.Module:
+def make_model(vocab_size: int, config: ModelConfig) -> SequenceModel:
     """The original class for the original shape, an ensemble or the general class otherwise (torch's RNG)."""
     if config.ensemble_size > 1:
         return EnsembleModel(vocab_size, config)

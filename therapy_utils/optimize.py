@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from therapy_utils.evaluate import Scorer
-from therapy_utils.simulate import SimulatorParams, expected_effectiveness, interventional_effectiveness
+from therapy_utils.simulate import SimulatorParams
+from therapy_utils.truth import expected_effectiveness, interventional_effectiveness
 
 
 def truth_scorer(params: SimulatorParams, interventional: bool = True) -> Scorer:

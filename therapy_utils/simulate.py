@@ -8,8 +8,9 @@ Two presets share one parameter dataclass:
   groups, a phase-ordered Markov process, motifs that count wherever they occur and an
   optional latent severity, so the claims made about embeddings can be checked.
 
-Both presets expose the exact expected effectiveness ``E[y | course]`` (clipping
-included); the realistic one also exposes the true next-module distribution. Its options
+What is *true* about a population — the exact expected effectiveness ``E[y | course]``, the
+true next-module distribution — lives in :mod:`therapy_utils.truth`; this module holds the
+parameters, the generators and the outcome model both share. The realistic preset's options
 closer to the clinic are off by default: patient subtypes that choose the flowchart, detours
 and returns, interim response (01_simulate_therapy_courses), and a stopping rule with patient
 responsiveness (09_optimizing_courses).
@@ -24,7 +25,6 @@ from itertools import pairwise
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 LETTERS: tuple[str, ...] = tuple("ABCDEFGHIJKLMNOPQ")
 ORIGINAL_MOTIFS: tuple[tuple[str, ...], ...] = (
@@ -140,18 +140,38 @@ FLOWCHARTS = {
     "detour_prob": 0.1, "nonresponse_below": 0.5, "nonresponse_shift": 0.3}
 
 
+# Every named population, as data: the tutorial's two presets and the realistic preset's variants that notebooks
+# 01 and 09 switch on. ``preset_params(name, **overrides)`` starts from one of them; ``--preset`` offers them all.
+PRESETS: dict[str, SimulatorParams] = {
+    "original": SimulatorParams(
+        preset="original", base_mean=0.5, noise_sd=0.1, motif_boost=0.2,
+        module_effects=(("A", 0.05), ("F", 0.03), ("C", 0.02)), fatigue_step=0.1, fatigue_per_session=0.0),
+    "realistic": SimulatorParams(),
+    "flowcharts": replace(SimulatorParams(), **FLOWCHARTS),
+    "stopping_rule": replace(SimulatorParams(), **STOPPING_RULE),
+    "confounded": SimulatorParams(severity_strength=2.0),
+}
+
+
 def preset_params(preset: str = "realistic", **overrides: object) -> SimulatorParams:
-    """Parameters of a named preset, with any field overridden (01_simulate_therapy_courses)."""
-    if preset == "realistic":
-        params = SimulatorParams()
-    elif preset == "original":
-        params = SimulatorParams(
-            preset="original", base_mean=0.5, noise_sd=0.1, motif_boost=0.2,
-            module_effects=(("A", 0.05), ("F", 0.03), ("C", 0.02)),
-            fatigue_step=0.1, fatigue_per_session=0.0)
-    else:
-        raise ValueError(f"unknown preset {preset!r}; choose 'original' or 'realistic'")
-    return replace(params, **overrides)
+    """Parameters of a named preset, with any field overridden (01_simulate_therapy_courses).
+
+    Parameters
+    ----------
+    preset : str
+        A key of :data:`PRESETS`: "original" (the public script's population), "realistic" (the tutorial's), or a
+        realistic variant ("flowcharts", "stopping_rule", "confounded").
+    **overrides
+        Fields of :class:`SimulatorParams` to change, e.g. ``noise_sd=0.15``.
+
+    Returns
+    -------
+    SimulatorParams
+        A new frozen parameter set; the registry's entry is left as it is.
+    """
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {list(PRESETS)}")
+    return replace(PRESETS[preset], **overrides)
 
 
 def outcome_parameters(params: SimulatorParams) -> pd.Series:
@@ -539,225 +559,3 @@ def _outcome_mean(params: SimulatorParams, matrix: np.ndarray, lengths: np.ndarr
     mean -= params.fatigue_step * (lengths > params.fatigue_threshold)
     mean -= params.fatigue_per_session * np.maximum(lengths - params.fatigue_threshold, 0)
     return mean + session_curve(params, lengths)
-
-
-def clipped_normal_mean(mean: np.ndarray, sd: float) -> np.ndarray:
-    """E[clip(X, 0, 1)] for X ~ N(mean, sd): the clipping the simulators apply, in closed form."""
-    mean = np.asarray(mean, dtype=float)
-    lo, hi = (0.0 - mean) / sd, (1.0 - mean) / sd
-    inside = mean * (norm.cdf(hi) - norm.cdf(lo)) + sd * (norm.pdf(lo) - norm.pdf(hi))
-    return inside + norm.sf(hi)
-
-
-def severity_posterior(params: SimulatorParams, matrix: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """P(severity level | observed modules), shape ``(n, S)``; equals the prior when strength is 0."""
-    if _uses_flowcharts(params):
-        post = _in_chunks(lambda m, n: _flowchart_posterior(params, m, n)[0].sum(axis=(2, 3)), matrix, lengths)
-        return post.reshape(len(lengths), -1, len(params.severity_levels)).sum(axis=1)
-    starts, trans = transition_matrices(params)
-    log_prior = np.log(np.asarray(params.severity_probs, dtype=float))
-    loglik = np.tile(log_prior, (matrix.shape[0], 1))
-    has_first = lengths > 0
-    loglik[has_first] += np.log(starts[:, matrix[has_first, 0]]).T
-    for t in range(1, matrix.shape[1]):
-        ok = lengths > t
-        loglik[ok] += np.log(trans[:, matrix[ok, t - 1], matrix[ok, t]]).T
-    loglik -= loglik.max(axis=1, keepdims=True)
-    post = np.exp(loglik)
-    return post / post.sum(axis=1, keepdims=True)
-
-
-def expected_effectiveness(params: SimulatorParams, courses: pd.Series | list) -> np.ndarray:
-    """Exact E[effectiveness | course]: the oracle every model is measured against (04_evaluation)."""
-    matrix, lengths = courses_to_matrix(courses, params.modules)
-    if params.preset == "original":
-        return _expected_original(params, matrix, lengths)
-    if params.stopping_threshold is not None:
-        return _expected_after_stopping(params, matrix, lengths)
-    if _uses_flowcharts(params):
-        return _expected_with_flowcharts(params, matrix, lengths)
-    mean = _outcome_mean(params, matrix, lengths)
-    levels = np.asarray(params.severity_levels, dtype=float)
-    post = severity_posterior(params, matrix, lengths)
-    shifted = mean[:, None] - params.severity_strength * params.severity_outcome * levels[None, :]
-    return (post * clipped_normal_mean(shifted, _outcome_sd(params, lengths)[:, None])).sum(axis=1)
-
-
-def _outcome_sd(params: SimulatorParams, lengths: np.ndarray) -> np.ndarray:
-    """Spread of the outcome around its mean for a course of each length: noise plus responsiveness."""
-    return np.hypot(params.noise_sd, params.responsiveness_sd * session_curve(params, lengths))
-
-
-def _expected_after_stopping(params: SimulatorParams, matrix: np.ndarray, lengths: np.ndarray,
-                             nodes: int = 200) -> np.ndarray:
-    """E[effectiveness | course] when the course's end tells something about the patient.
-
-    A course that stopped at L means progress reached the threshold at L and not before, which bounds the patient's
-    responsiveness ``r`` to an interval; the expectation over that truncated normal is a 1-D integral, computed by
-    the midpoint rule in probability space (``nodes`` points; error below 1e-4 in the tests).
-    """
-    _refuse_confounding(params)
-    a, b = _progress_parts(params, matrix)
-    rows, last = np.arange(len(lengths)), lengths - 1
-    a_end, b_end = a[rows, last], b[rows, last]
-    sd_r = params.responsiveness_sd
-    if sd_r == 0:
-        return clipped_normal_mean(a_end + b_end, params.noise_sd)
-    bound = (params.stopping_threshold - a) / b  # r at which progress after t sessions reaches the threshold
-    t = np.arange(a.shape[1])[None, :]
-    earlier = (t >= params.min_length - 1) & (t < last[:, None])
-    upper = np.where(earlier, bound, np.inf).min(axis=1)  # it did not stop earlier: r below every earlier bound
-    lower = np.where(lengths < params.max_length, bound[rows, last], -np.inf)  # it stopped here: r reached it
-    p_lo, p_hi = norm.cdf((lower - 1.0) / sd_r), norm.cdf((upper - 1.0) / sd_r)
-    quantiles = p_lo[:, None] + (p_hi - p_lo)[:, None] * (np.arange(nodes) + 0.5)[None, :] / nodes
-    r = 1.0 + sd_r * norm.ppf(np.clip(quantiles, 1e-300, 1 - 1e-16))
-    return clipped_normal_mean(a_end[:, None] + r * b_end[:, None], params.noise_sd).mean(axis=1)
-
-
-def interventional_effectiveness(params: SimulatorParams, courses: pd.Series | list) -> np.ndarray:
-    """E[effectiveness | do(course)]: give every patient this course, average over the population's severity.
-
-    The causal answer a recommendation needs (09_optimizing_courses). It differs from
-    :func:`expected_effectiveness` only when severity both steers the modules and lowers outcomes:
-    observing a crisis module then also says "this patient is probably severe"; assigning it says nothing.
-    """
-    matrix, lengths = courses_to_matrix(courses, params.modules)
-    if params.preset == "original":
-        return _expected_original(params, matrix, lengths)  # no confounder: observing = intervening
-    _check_options(params)
-    prior = _class_prior(params)
-    return (prior[None, :] * clipped_normal_mean(_class_means(params, matrix, lengths),
-                                                 _outcome_sd(params, lengths)[:, None])).sum(axis=1)
-
-
-def _class_means(params: SimulatorParams, matrix: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Mean effectiveness of each course for each latent class (an average patient's responsiveness): ``(n, K)``."""
-    extra = _subtype_effects(params)[:, matrix].sum(axis=2).T  # (n, K)
-    return _outcome_mean(params, matrix, lengths)[:, None] + extra - _class_shift(params)[None, :]
-
-
-def _expected_original(params: SimulatorParams, matrix: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Original rule: the motif boost applies only when the course *opened* with a motif.
-
-    A course that begins with a motif could also have drawn it by chance, so the boost is
-    weighted by the posterior probability that the opening was planted.
-    """
-    mean = _outcome_mean(params, matrix, lengths, count_motifs=False)
-    index = {m: i for i, m in enumerate(params.modules)}
-    n_modules = len(params.modules)
-    planted = np.zeros(matrix.shape[0])
-    for motif in set(params.motifs):
-        k = len(motif)
-        if matrix.shape[1] < k:
-            continue
-        opens = (matrix[:, :k] == [index[m] for m in motif]).all(axis=1) & (lengths >= k)
-        prior = params.motif_start_prob * params.motifs.count(motif) / len(params.motifs)
-        chance = (1 - params.motif_start_prob) * n_modules ** (-k)
-        planted[opens] = prior / (prior + chance)
-    boosted = clipped_normal_mean(mean + params.motif_boost, params.noise_sd)
-    return planted * boosted + (1 - planted) * clipped_normal_mean(mean, params.noise_sd)
-
-
-def next_module_distribution(params: SimulatorParams, prefixes: pd.Series | list) -> np.ndarray:
-    """True P(next module | prefix), shape ``(n, V)`` in ``params.modules`` order (05_module_embeddings).
-
-    The process is first-order Markov given severity, so the answer mixes the transition
-    rows of the last module by the posterior over severity given the prefix.
-    """
-    if params.preset != "realistic":
-        raise ValueError(f"next-module ground truth exists for the realistic preset, not {params.preset!r}")
-    matrix, lengths = courses_to_matrix(prefixes, params.modules)
-    if (lengths == 0).any():
-        raise ValueError(f"row {int(np.argmax(lengths == 0))}: empty prefix has no last module")
-    if _uses_flowcharts(params):
-        return _in_chunks(lambda m, n: _flowchart_posterior(params, m, n)[1], matrix, lengths)
-    _, trans = transition_matrices(params)
-    post = severity_posterior(params, matrix, lengths)
-    last = matrix[np.arange(len(lengths)), lengths - 1]
-    return np.einsum("ns,snv->nv", post, trans[:, last, :])
-
-
-RESPONSIVENESS_NODES = 256
-
-
-def _responsiveness_nodes(params: SimulatorParams, nodes: int) -> np.ndarray:
-    """Equal-probability nodes of the responsiveness (midpoints in probability space); one node, 1, when the
-    interim response cannot tell patients apart by it."""
-    if params.nonresponse_below is None or params.responsiveness_sd == 0 or params.session_gain == 0:
-        return np.ones(1)
-    return 1.0 + params.responsiveness_sd * norm.ppf((np.arange(nodes) + 0.5) / nodes)
-
-
-def _flowchart_posterior(params: SimulatorParams, matrix: np.ndarray, lengths: np.ndarray,
-                         nodes: int = RESPONSIVENESS_NODES) -> tuple[np.ndarray, np.ndarray]:
-    """P(class, responsiveness node, flowchart position | course) ``(n, K, J, V)`` and P(next module | course).
-
-    The forward algorithm of a hidden Markov model whose hidden state is the latent class, the patient's
-    responsiveness (``nodes`` equal-probability values, :func:`_responsiveness_nodes`) and the flowchart's position
-    (the last module that was not a detour). Exact when responsiveness does not steer the course; otherwise the
-    nodes are a quadrature whose error in E[y | course] is below 1e-3 with 256 nodes (measured: 6e-4 against 1,024
-    nodes, courses of 4 sessions).
-    """
-    starts, trans = transition_matrices(params)
-    rows = _step_rows(params, trans)  # (F, K, V, V)
-    n_classes, n_modules = starts.shape
-    r = _responsiveness_nodes(params, nodes)
-    detour = np.zeros(n_modules)
-    if params.detour_prob > 0:
-        detour[[params.modules.index(m) for m in params.detour_modules]] = (params.detour_prob
-                                                                            / len(params.detour_modules))
-    flags = _flag_function(params, matrix, r, n_classes)
-    n, idx = len(lengths), np.arange(len(lengths))
-    alpha = np.zeros((n, n_classes, len(r), n_modules))
-    first = matrix[:, 0]
-    alpha[idx, :, :, first] = (_class_prior(params)[None, :] * starts[:, first].T)[:, :, None] / len(r)
-    for t in range(1, matrix.shape[1]):
-        active = lengths > t
-        x = np.where(active, matrix[:, t], 0)
-        moved = sum(np.einsum("nkji,kin->nkj", alpha, rows[f][:, :, x]) * (flags(t) == f)
-                    for f in range(len(rows)))
-        step = alpha * detour[x][:, None, None, None]
-        step[idx, :, :, x] += (1 - params.detour_prob) * moved
-        alpha = np.where(active[:, None, None, None], step / step.sum(axis=(1, 2, 3), keepdims=True), alpha)
-    alpha /= alpha.sum(axis=(1, 2, 3), keepdims=True)
-    flag = flags(lengths)
-    following = sum(np.einsum("nkji,kiv->nv", alpha * (flag == f)[..., None], rows[f]) for f in range(len(rows)))
-    return alpha, (1 - params.detour_prob) * following + detour[None, :]
-
-
-def _flag_function(params: SimulatorParams, matrix: np.ndarray, r: np.ndarray, n_classes: int):
-    """``flags(t)``: the step rows in force after t sessions (1 = not responding), ``(n, K, J)``; t per course."""
-    if params.nonresponse_below is None:
-        return lambda t: np.zeros((len(matrix), n_classes, len(r)), dtype=np.int64)
-    padded = np.where(matrix >= 0, matrix, 0)
-    parts = [_progress_parts(params, padded, np.full(len(matrix), k)) for k in range(n_classes)]
-    a = np.stack([p[0] for p in parts], axis=1)  # (n, K, T)
-    b = parts[0][1]  # (n, T), the same for every class
-
-    def flags(t):
-        col = np.broadcast_to(np.asarray(t) - 1, (len(matrix),))
-        rows = np.arange(len(matrix))
-        progress = a[rows, :, col][:, :, None] + r[None, None, :] * b[rows, col][:, None, None]
-        return (progress < params.nonresponse_below).astype(np.int64)
-    return flags
-
-
-def _expected_with_flowcharts(params: SimulatorParams, matrix: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """E[effectiveness | course] mixing every latent class and responsiveness node by its posterior."""
-    def expected(m: np.ndarray, lens: np.ndarray) -> np.ndarray:
-        post = _flowchart_posterior(params, m, lens)[0].sum(axis=3)  # (n, K, J)
-        means = _class_means(params, m, lens)
-        r = _responsiveness_nodes(params, post.shape[2])
-        if len(r) == 1:  # responsiveness says nothing about the course: it only widens the outcome
-            value = clipped_normal_mean(means, _outcome_sd(params, lens)[:, None])[:, :, None]
-        else:
-            shift = (r[None, None, :] - 1.0) * session_curve(params, lens)[:, None, None]
-            value = clipped_normal_mean(means[:, :, None] + shift, params.noise_sd)
-        return (post * value).sum(axis=(1, 2))
-    return _in_chunks(expected, matrix, lengths)
-
-
-def _in_chunks(function, matrix: np.ndarray, lengths: np.ndarray, chunk: int = 256) -> np.ndarray:
-    """``function(matrix, lengths)`` on a few hundred courses at a time: the forward algorithm's arrays stay small."""
-    return np.concatenate([function(matrix[lo:lo + chunk], lengths[lo:lo + chunk])
-                           for lo in range(0, max(len(lengths), 1), chunk)])

@@ -8,7 +8,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -20,18 +19,12 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from therapy_utils.data import (
-    CourseDataset,
-    EncodedCourses,
-    Vocabulary,
-    collate_courses,
-    length_buckets,
-    split_courses,
-)
+from therapy_utils.batching import make_loader
+from therapy_utils.data import Vocabulary, split_courses
 from therapy_utils.model import (
     BEST_CONFIG,
     ModelConfig,
-    TherapySequenceModel,
+    SequenceModel,
     build_model,
     load_checkpoint,
     next_module_loss,
@@ -105,42 +98,7 @@ def select_device(device: str | torch.device | None = None) -> torch.device:
     return torch.device(device)
 
 
-def make_loader(courses: pd.DataFrame, vocab: Vocabulary, batch_size: int, shuffle: bool,
-                bucketing: bool = False) -> DataLoader | BucketedBatches:
-    """Batches of ``(padded, lengths, targets)`` (02_embedding_lstm_model).
-
-    The default is the original's DataLoader, padding each batch as it goes; ``bucketing`` gives the fast
-    path, :class:`BucketedBatches`.
-    """
-    if bucketing:
-        return BucketedBatches(EncodedCourses.from_courses(courses, vocab), batch_size, shuffle)
-    return DataLoader(CourseDataset(courses, vocab), batch_size=batch_size, shuffle=shuffle,
-                      collate_fn=collate_courses)
-
-
-class BucketedBatches:
-    """Equal-length batches sliced from tensors built once: no per-batch padding, no packing (benchmarks/speed.py).
-
-    Iterating again reshuffles (when ``shuffle``), like a DataLoader; ``indices`` lists each batch's rows
-    in the order of the last pass, so predictions can be put back in table order.
-    """
-
-    def __init__(self, encoded: EncodedCourses, batch_size: int, shuffle: bool) -> None:
-        self.encoded, self.batch_size, self.shuffle = encoded, batch_size, shuffle
-        self.indices: list[torch.Tensor] = []
-
-    def __len__(self) -> int:
-        counts = torch.unique(self.encoded.lengths, return_counts=True)[1]
-        return int(sum(math.ceil(c / self.batch_size) for c in counts.tolist()))
-
-    def __iter__(self):
-        self.indices = length_buckets(self.encoded.lengths, self.batch_size, self.shuffle)
-        for index in self.indices:
-            length = int(self.encoded.lengths[index[0]])
-            yield self.encoded.padded[index, :length], self.encoded.lengths[index], self.encoded.targets[index]
-
-
-def _run_epoch(model: TherapySequenceModel, loader: DataLoader, device: torch.device,
+def _run_epoch(model: SequenceModel, loader: DataLoader, device: torch.device,
                optimizer: torch.optim.Optimizer | None, weighted: bool) -> float:
     """One pass; trains when an optimizer is given. Returns the mean batch loss (or per-course loss)."""
     criterion = nn.MSELoss()
@@ -162,7 +120,7 @@ def _run_epoch(model: TherapySequenceModel, loader: DataLoader, device: torch.de
     return total / count
 
 
-def train_model(model: TherapySequenceModel, train: pd.DataFrame, val: pd.DataFrame, vocab: Vocabulary,
+def train_model(model: SequenceModel, train: pd.DataFrame, val: pd.DataFrame, vocab: Vocabulary,
                 config: TrainConfig, generator: torch.Generator, device: str | torch.device | None = "auto",
                 progress: bool = True, log: Callable[[str], None] | None = None,
                 on_epoch: Callable[[dict], None] | None = None) -> TrainResult:
@@ -217,7 +175,7 @@ def train_model(model: TherapySequenceModel, train: pd.DataFrame, val: pd.DataFr
 
 
 def fit_new_model(parts: dict[str, pd.DataFrame], vocab: Vocabulary, model_config: ModelConfig,
-                  train_config: TrainConfig, seed: int, **train_options) -> tuple[TherapySequenceModel, TrainResult]:
+                  train_config: TrainConfig, seed: int, **train_options) -> tuple[SequenceModel, TrainResult]:
     """Initialise a model and train it from one generator seeded with ``seed`` (03_training).
 
     The same seed gives the same weights, shuffles and dropout masks as the original script's global seed.
@@ -292,8 +250,8 @@ TRANSFER_STARTS: tuple[str, ...] = ("random", "frozen embeddings", "fine-tuned e
 
 
 def fit_transfer(start: str, parts: dict[str, pd.DataFrame], vocab: Vocabulary, train_config: TrainConfig, seed: int,
-                 pretrained: TherapySequenceModel, embeddings: pd.DataFrame | None = None,
-                 **train_options) -> tuple[TherapySequenceModel, TrainResult]:
+                 pretrained: SequenceModel, embeddings: pd.DataFrame | None = None,
+                 **train_options) -> tuple[SequenceModel, TrainResult]:
     """Learn a target task from one of :data:`TRANSFER_STARTS` (07_transfer_learning).
 
     ``random``: a fresh model of ``pretrained``'s shape; ``frozen``/``fine-tuned embeddings``: fresh LSTM and
@@ -353,8 +311,8 @@ def _refuse_stale(directory: Path, recipe: dict) -> None:
 
 
 def load_or_fit(directory: str | Path, recipe: dict, vocab: Vocabulary,
-                fit: Callable[[], tuple[TherapySequenceModel, TrainResult]],
-                overwrite: bool = False) -> tuple[TherapySequenceModel, Vocabulary, pd.DataFrame]:
+                fit: Callable[[], tuple[SequenceModel, TrainResult]],
+                overwrite: bool = False) -> tuple[SequenceModel, Vocabulary, pd.DataFrame]:
     """The checkpoint in ``directory`` if it records ``recipe``, else ``fit()``'s model, saved there (03_training).
 
     Parameters
@@ -384,7 +342,7 @@ def load_or_fit(directory: str | Path, recipe: dict, vocab: Vocabulary,
 
 def fit_or_load(courses: pd.DataFrame, directory: str | Path, model_config: ModelConfig, train_config: TrainConfig,
                 seed: int, overwrite: bool = False, progress: bool = True,
-                device: str | torch.device | None = "cpu") -> tuple[TherapySequenceModel, Vocabulary, pd.DataFrame]:
+                device: str | torch.device | None = "cpu") -> tuple[SequenceModel, Vocabulary, pd.DataFrame]:
     """Load the checkpoint in ``directory`` if it exists, else train on ``courses`` and save it (03_training).
 
     Returns the model, its vocabulary and the per-epoch history (saved beside the weights). A checkpoint
@@ -399,9 +357,9 @@ def fit_or_load(courses: pd.DataFrame, directory: str | Path, model_config: Mode
 
 
 def fit_transfer_or_load(start: str, parts: dict[str, pd.DataFrame], vocab: Vocabulary, train_config: TrainConfig,
-                         seed: int, pretrained: TherapySequenceModel, embeddings: pd.DataFrame,
+                         seed: int, pretrained: SequenceModel, embeddings: pd.DataFrame,
                          directory: str | Path, overwrite: bool = False,
-                         **train_options) -> tuple[TherapySequenceModel, Vocabulary, pd.DataFrame]:
+                         **train_options) -> tuple[SequenceModel, Vocabulary, pd.DataFrame]:
     """:func:`fit_transfer` through a checkpoint (07_transfer_learning).
 
     The recipe names the starting point, the training config, the seed, the training and validation courses and

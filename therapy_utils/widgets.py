@@ -19,9 +19,10 @@ from matplotlib.figure import Figure
 
 from therapy_utils.data import Vocabulary, split_courses
 from therapy_utils.evaluate import model_scorer, next_module_gains, occlusion
-from therapy_utils.model import ModelConfig, TherapySequenceModel
-from therapy_utils.simulate import SimulatorParams, expected_effectiveness, preset_params, simulate_courses
+from therapy_utils.model import ModelConfig, SequenceModel
+from therapy_utils.simulate import SimulatorParams, preset_params, simulate_courses
 from therapy_utils.train import TUTORIAL_TRAIN_CONFIG, TrainConfig, fit_new_model
+from therapy_utils.truth import expected_effectiveness
 
 PRESET_CHOICES = ("realistic", "original")
 
@@ -48,7 +49,7 @@ def _figure_png(fig: Figure) -> bytes:
 class CourseBuilder:
     """Course builder + next-module advice + simulator controls (06_interactive_course_builder)."""
 
-    def __init__(self, model: TherapySequenceModel, vocab: Vocabulary, params: SimulatorParams | None,
+    def __init__(self, model: SequenceModel, vocab: Vocabulary, params: SimulatorParams | None,
                  courses: pd.DataFrame, model_config: ModelConfig | None = None,
                  train_config: TrainConfig = TUTORIAL_TRAIN_CONFIG, seed: int = 0,
                  debounce_seconds: float = 0.4) -> None:
