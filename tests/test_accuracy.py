@@ -97,7 +97,8 @@ def test_best_model_is_deterministic(small_courses):
     quick = replace(BEST_TRAIN_CONFIG, max_epochs=3)
     first, _ = fit_new_model(parts, vocab, BEST_CONFIG, quick, seed=5, device="cpu", progress=False)
     second, _ = fit_new_model(parts, vocab, BEST_CONFIG, quick, seed=5, device="cpu", progress=False)
-    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values()))
+    pairs = zip(first.state_dict().values(), second.state_dict().values(), strict=True)
+    assert all(torch.equal(a, b) for a, b in pairs)
 
 
 def test_benchmark_quick_run_writes_json_and_table(tmp_path):

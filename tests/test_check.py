@@ -223,7 +223,7 @@ def top_k_count(p, actual, k):
 
 
 def top_k_sort(p, actual, k):
-    return float(np.mean([a in np.argsort(-row)[:k] for row, a in zip(p, actual)]))
+    return float(np.mean([a in np.argsort(-row)[:k] for row, a in zip(p, actual, strict=True)]))
 
 
 def occlusion_loop(score, course):

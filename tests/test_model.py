@@ -49,7 +49,8 @@ def test_build_model_uses_only_the_given_generator():
     first = build_model(18, ModelConfig(), torch.Generator().manual_seed(5))
     second = build_model(18, ModelConfig(), torch.Generator().manual_seed(5))
     assert torch.equal(torch.get_rng_state(), before)
-    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values()))
+    pairs = zip(first.state_dict().values(), second.state_dict().values(), strict=True)
+    assert all(torch.equal(a, b) for a, b in pairs)
 
 
 def test_torch_rng_matches_the_global_stream_and_advances_the_generator():

@@ -92,7 +92,7 @@ def test_severity_tokens_and_standardization():
     courses = simulate_courses(CONFOUNDED, 20, seed=2)
     tokens = with_severity_tokens(courses)
     assert all(t[0] == f"severity={s:g}" and t[1:] == c
-               for t, c, s in zip(tokens["modules"], courses["modules"], courses["severity"]))
+               for t, c, s in zip(tokens["modules"], courses["modules"], courses["severity"], strict=True))
     with pytest.raises(ValueError, match="no 'severity' column"):
         with_severity_tokens(courses.drop(columns="severity"))
 

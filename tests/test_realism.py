@@ -93,7 +93,7 @@ def test_length_curve_refuses_lengths_beyond_the_courses():
 def test_shuffling_within_courses_keeps_each_course_s_modules_and_only_moves_them():
     courses = simulate.simulate_courses(simulate.preset_params("realistic"), 300, seed=5)
     shuffled = data.shuffle_within_courses(courses, seed=1)
-    assert all(sorted(a) == sorted(b) for a, b in zip(courses["modules"], shuffled["modules"]))
+    assert all(sorted(a) == sorted(b) for a, b in zip(courses["modules"], shuffled["modules"], strict=True))
     assert (shuffled["modules"] != courses["modules"]).mean() > 0.9
     assert shuffled["modules"].equals(data.shuffle_within_courses(courses, seed=1)["modules"])
     assert shuffled.drop(columns="modules").equals(courses.drop(columns="modules"))

@@ -34,11 +34,11 @@ def simple_markov(params: simulate.SimulatorParams, n: int, seed: int) -> pd.Dat
     for t in range(1, params.max_length):
         matrix[:, t] = np.minimum((rng.random(n)[:, None] > cum_trans[severity, matrix[:, t - 1]]).sum(1), last)
     noise = rng.normal(0.0, params.noise_sd, size=n)
-    courses = [tuple(params.modules[i] for i in row[:k]) for row, k in zip(matrix, lengths)]
+    courses = [tuple(params.modules[i] for i in row[:k]) for row, k in zip(matrix, lengths, strict=True)]
     levels = np.asarray(params.severity_levels)[severity]
     effects = dict(params.module_effects)
     scores = []
-    for course, level, eps in zip(courses, levels, noise):
+    for course, level, eps in zip(courses, levels, noise, strict=True):
         motifs = sum(course[i:i + len(m)] == m for m in params.motifs for i in range(len(course)))
         score = (params.base_mean + sum(effects.get(m, 0.0) for m in course) + params.motif_boost * motifs
                  - params.fatigue_step * (len(course) > params.fatigue_threshold)
@@ -93,7 +93,7 @@ def test_length_buckets_cover_every_course_once_in_equal_length_batches():
     assert all(len(b) <= 2 and len(set(lengths[b].tolist())) == 1 for b in batches)
     with torch_rng(torch.Generator().manual_seed(0)):
         again = length_buckets(lengths, batch_size=2, shuffle=True)
-    assert all(torch.equal(a, b) for a, b in zip(batches, again))
+    assert all(torch.equal(a, b) for a, b in zip(batches, again, strict=True))
     with pytest.raises(ValueError, match="batch_size must be at least 1, got 0"):
         length_buckets(lengths, 0, shuffle=False)
 
@@ -104,7 +104,7 @@ def test_bucketed_batches_hold_the_same_tensors_as_the_padded_table(small_course
     encoded = EncodedCourses.from_courses(small_courses, vocab)
     batches = list(loader)
     assert len(batches) == len(loader)
-    for (padded, lengths, targets), index in zip(batches, loader.indices):
+    for (padded, lengths, targets), index in zip(batches, loader.indices, strict=True):
         assert (lengths == padded.shape[1]).all()
         assert torch.equal(padded, encoded.padded[index, :padded.shape[1]])
         assert torch.equal(targets, torch.tensor(small_courses["effectiveness"].to_numpy()[index.numpy()],

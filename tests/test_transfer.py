@@ -109,7 +109,7 @@ def test_learning_curve_is_deterministic_and_scores_every_size_and_seed(trained,
 
     first = learning_curve(fit, pool, test, vocab, sizes=[20, 40], seeds=[0, 1])
     assert first.equals(learning_curve(fit, pool, test, vocab, sizes=[20, 40], seeds=[0, 1]))
-    assert list(zip(first["n"], first["seed"])) == [(20, 0), (20, 1), (40, 0), (40, 1)]
+    assert list(zip(first["n"], first["seed"], strict=True)) == [(20, 0), (20, 1), (40, 0), (40, 1)]
     with pytest.raises(ValueError, match=r"\[500\] exceed the 80 courses"):
         learning_curve(fit, pool, test, vocab, sizes=[500], seeds=[0])
 

@@ -99,7 +99,7 @@ class CourseDataset(Dataset):
 
 def collate_courses(batch: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Pad a batch with index 0 and keep the true lengths so the model can pack it (02_embedding_lstm_model)."""
-    sequences, targets = zip(*batch)
+    sequences, targets = zip(*batch, strict=True)
     lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)
     return pad_sequence(list(sequences), batch_first=True, padding_value=0), lengths, torch.stack(targets)
 

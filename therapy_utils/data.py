@@ -31,7 +31,7 @@ def show_value(value: object) -> str:
 def _check_effectiveness(values: pd.Series, course_ids: pd.Series) -> np.ndarray:
     """Numbers, finite, present: anything else names its row and value."""
     numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
-    for row, (raw, number) in enumerate(zip(values, numbers)):
+    for row, (raw, number) in enumerate(zip(values, numbers, strict=True)):
         if not math.isfinite(number):
             kind = "missing" if raw is None or (isinstance(raw, str) and not raw.strip()) else "not a finite number"
             where = f"row {row} (course_id {show_value(course_ids.iloc[row])})"

@@ -11,6 +11,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 import torch
+from scipy.special import softmax
+from scipy.stats import entropy
 from sklearn.linear_model import Ridge
 from sklearn.metrics import mean_squared_error, r2_score
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -104,7 +106,7 @@ def integrated_gradients(model: nn.Module, courses: Sequence[Sequence[str]], voc
                                     additional_forward_args=(lengths,), n_steps=steps, internal_batch_size=4096)
     attributions = attributions if isinstance(attributions, list) else [attributions]
     per_position = sum(a.sum(dim=-1) for a in attributions).detach().cpu().numpy()
-    return [row[:n] for row, n in zip(per_position, lengths.tolist())]
+    return [row[:n] for row, n in zip(per_position, lengths.tolist(), strict=True)]
 
 
 def motif_positions(course: Sequence[str], motifs: Sequence[Sequence[str]]) -> set[int]:
@@ -123,7 +125,7 @@ def motif_hit(attributions: Sequence[np.ndarray], courses: Sequence[Sequence[str
     NaN when no course has motifs covering ``k`` positions: there is nothing to check.
     """
     hits = [set(np.argsort(-a, kind="stable")[:k].tolist()) <= positions
-            for a, c in zip(attributions, courses) if len(positions := motif_positions(c, motifs)) >= k]
+            for a, c in zip(attributions, courses, strict=True) if len(positions := motif_positions(c, motifs)) >= k]
     return float(np.mean(hits)) if hits else float("nan")
 
 
@@ -135,14 +137,15 @@ def removal_checks(score: Scorer, attributions: Sequence[np.ndarray], courses: S
     mean drop when only they are kept (small is good). Courses with ``k`` or fewer modules are skipped.
     """
     rng = np.random.default_rng(seed)
-    kept = [(tuple(c), a) for c, a in zip(courses, attributions) if len(c) > k]
+    kept = [(tuple(c), a) for c, a in zip(courses, attributions, strict=True) if len(c) > k]
     full = score([c for c, _ in kept])
     result = {}
     for name, pick in (("top", lambda a: np.argsort(-a, kind="stable")[:k]),
                        ("random", lambda a: rng.choice(len(a), size=k, replace=False))):
         chosen = [set(pick(a).tolist()) for _, a in kept]
-        removed = score([tuple(m for i, m in enumerate(c) if i not in s) for (c, _), s in zip(kept, chosen)])
-        only = score([tuple(m for i, m in enumerate(c) if i in s) for (c, _), s in zip(kept, chosen)])
+        pairs = list(zip(kept, chosen, strict=True))
+        removed = score([tuple(m for i, m in enumerate(c) if i not in s) for (c, _), s in pairs])
+        only = score([tuple(m for i, m in enumerate(c) if i in s) for (c, _), s in pairs])
         result[f"comprehensiveness_{name}"] = float(np.mean(full - removed))
         result[f"sufficiency_{name}"] = float(np.mean(full - only))
     return result
@@ -220,10 +223,7 @@ def similarity_next_probabilities(embeddings: pd.DataFrame, prefixes: Sequence[S
     position = {m: i for i, m in enumerate(embeddings.index)}
     pattern = np.stack([unit[[position[m] for m in prefix]].mean(axis=0) for prefix in prefixes])
     pattern /= np.linalg.norm(pattern, axis=1, keepdims=True)
-    logits = pattern @ unit.T / temperature
-    logits -= logits.max(axis=1, keepdims=True)
-    weights = np.exp(logits)
-    return weights / weights.sum(axis=1, keepdims=True)
+    return softmax(pattern @ unit.T / temperature, axis=1)
 
 
 def fit_similarity_temperature(embeddings: pd.DataFrame, prefixes: Sequence[Sequence[str]],
@@ -242,6 +242,9 @@ def fit_similarity_temperature(embeddings: pd.DataFrame, prefixes: Sequence[Sequ
 
 def top_k_hit_rate(probabilities: np.ndarray, actual: np.ndarray, k: int, tie_tolerance: float = 1e-9) -> float:
     """Share of rows whose ``actual`` column is among the ``k`` largest, ties broken by column order (05).
+
+    Kept instead of ``sklearn.metrics.top_k_accuracy_score``, which ranks exact ties by a reversed stable argsort
+    (the *last* tied column first) and has no tolerance, so the last bits of a float would decide ties again.
 
     Scores closer than ``tie_tolerance`` count as tied: a prefix such as (A, B) is exactly as similar to A as to B,
     and which of the two the last bits of a float favour differs between CPUs. Ranking those by column order
@@ -273,7 +276,7 @@ def next_module_scores(probabilities: np.ndarray, following: Sequence[str], trut
     def top(p: np.ndarray, k: int) -> float:
         return top_k_hit_rate(p, actual, k)
 
-    kl = np.sum(truth * (np.log(truth + 1e-12) - np.log(probabilities + 1e-12)), axis=1).mean()
+    kl = entropy(truth, np.clip(probabilities, 1e-12, None), axis=1).mean()  # KL(truth ‖ model) per prefix
     return {"top1": top(probabilities, 1), "top3": top(probabilities, 3), "top1_oracle": top(truth, 1),
             "top3_oracle": top(truth, 3), "kl": float(kl)}
 

@@ -106,7 +106,8 @@ def with_severity_tokens(courses: pd.DataFrame) -> pd.DataFrame:
     if "severity" not in courses.columns:
         raise ValueError("the course table has no 'severity' column to adjust for")
     table = courses.copy()
-    table["modules"] = [(severity_token(level), *course) for level, course in zip(table["severity"], table["modules"])]
+    table["modules"] = [(severity_token(level), *course)
+                        for level, course in zip(table["severity"], table["modules"], strict=True)]
     return table
 
 
@@ -122,7 +123,7 @@ def standardized_scorer(score: Scorer, levels: Sequence[float], probabilities: S
     def standardized(courses: Sequence[Sequence[str]]) -> np.ndarray:
         courses = [tuple(c) for c in courses]
         return sum(p * np.asarray(score([(severity_token(level), *c) for c in courses]))
-                   for level, p in zip(levels, probabilities))
+                   for level, p in zip(levels, probabilities, strict=True))
 
     return standardized
 

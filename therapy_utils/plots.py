@@ -125,7 +125,7 @@ def oracle_share_figure(summary: pd.DataFrame, title: str = "Share of the oracle
     fig = Figure(figsize=(9, 0.32 * summary["model"].nunique() * summary["preset"].nunique() + 1.5), dpi=100)
     ax = fig.subplots()
     sns.barplot(data=summary, y="model", x="share", hue="preset", ax=ax, orient="h")
-    for container, (_, part) in zip(ax.containers, summary.groupby("preset", sort=False)):
+    for container, (_, part) in zip(ax.containers, summary.groupby("preset", sort=False), strict=True):
         centres = [bar.get_y() + bar.get_height() / 2 for bar in container]
         ax.errorbar(part["share"], centres, xerr=part["share_sd"], fmt="none", ecolor="black", lw=1)
     ax.axvline(1.0, color="black", ls=":", lw=1)
@@ -139,7 +139,7 @@ def oracle_share_curve_figure(curve: pd.DataFrame, title: str = "Share of the or
     presets = list(dict.fromkeys(curve["preset"]))
     fig = Figure(figsize=(5 * len(presets), 4.2), dpi=100)
     axes = np.atleast_1d(fig.subplots(1, len(presets), sharey=True))
-    for ax, preset in zip(axes, presets):
+    for ax, preset in zip(axes, presets, strict=True):
         part = curve[curve["preset"] == preset]
         sns.lineplot(data=part, x="n", y="share", hue="model", marker="o", ax=ax, errorbar="sd")
         ax.axhline(1.0, color="black", ls=":", lw=1)

@@ -31,7 +31,7 @@ def _bars(labels: list[str], values: np.ndarray) -> str:
     """A tiny horizontal bar chart in HTML: green helps, red hurts; no figure round-trip needed."""
     scale = max(float(np.abs(values).max()), 1e-9)
     rows = []
-    for label, value in zip(labels, values):
+    for label, value in zip(labels, values, strict=True):
         colour = "#2e7d32" if value >= 0 else "#c62828"
         width = round(120 * abs(value) / scale)
         rows.append(f"<tr><td>{html.escape(label)}</td><td style='text-align:right'>{value:+.3f}</td>"
