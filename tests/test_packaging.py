@@ -59,6 +59,19 @@ def test_every_module_is_listed_where_a_newcomer_looks():
     assert [m for m in MODULES if not re.search(rf"\b{m}\b", therapy_utils.__doc__)] == []
 
 
+def test_functions_and_classes_fit_on_a_screen_or_two():
+    """No function of the package over 60 lines, no class over 120: each room stays readable."""
+    import ast
+
+    too_long = []
+    for path in sorted((REPO / "therapy_utils").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            limit = {ast.FunctionDef: 60, ast.ClassDef: 120}.get(type(node))
+            if limit and node.end_lineno - node.lineno + 1 > limit:
+                too_long.append(f"{path.name}:{node.name} ({node.end_lineno - node.lineno + 1} lines)")
+    assert too_long == []
+
+
 def test_import_does_no_work(tmp_path):
     code = ("import random, numpy; state = numpy.random.get_state()[1].copy(); py = random.getstate();"
             f"import therapy_utils, {', '.join(f'therapy_utils.{m}' for m in MODULES)};"

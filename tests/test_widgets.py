@@ -23,29 +23,29 @@ def app(trained, small_courses):
 
 def build(app: CourseBuilder, modules: str) -> None:
     for module in modules:
-        app.module_picker.value = module
-        app.add_button.click()
+        app.builder.module_picker.value = module
+        app.builder.add_button.click()
 
 
 def test_empty_course_shows_a_hint_not_an_error(app):
-    assert "Add a module" in app.prediction_label.value
-    app.undo_button.click()  # undo on an empty course is harmless
-    assert app.course == [] and app.contributions.size == 0
+    assert "Add a module" in app.builder.prediction_label.value
+    app.builder.undo_button.click()  # undo on an empty course is harmless
+    assert app.builder.course == [] and app.builder.contributions.size == 0
 
 
 def test_prediction_truth_and_gap_follow_the_course(app, trained):
     model, vocab, _ = trained
     build(app, "ABA")
-    assert app.course_label.value.endswith("A → B → A")
+    assert app.builder.course_label.value.endswith("A → B → A")
     expected = float(predict(model, [("A", "B", "A")], vocab)[0])
     truth = float(expected_effectiveness(preset_params("realistic"), [("A", "B", "A")])[0])
-    assert f"Predicted effectiveness: <b>{expected:.3f}</b>" in app.prediction_label.value
-    assert f"true expected: {truth:.3f}" in app.prediction_label.value
-    assert f"gap: {expected - truth:+.3f}" in app.prediction_label.value
-    app.undo_button.click()
-    assert app.course == ["A", "B"]
-    app.clear_button.click()
-    assert app.course == [] and "Add a module" in app.prediction_label.value
+    assert f"Predicted effectiveness: <b>{expected:.3f}</b>" in app.builder.prediction_label.value
+    assert f"true expected: {truth:.3f}" in app.builder.prediction_label.value
+    assert f"gap: {expected - truth:+.3f}" in app.builder.prediction_label.value
+    app.builder.undo_button.click()
+    assert app.builder.course == ["A", "B"]
+    app.builder.clear_button.click()
+    assert app.builder.course == [] and "Add a module" in app.builder.prediction_label.value
 
 
 def test_contributions_are_occlusion_of_the_model(app, trained):
@@ -53,8 +53,8 @@ def test_contributions_are_occlusion_of_the_model(app, trained):
     build(app, "CDCQ")
     manual = [predict(model, [tuple("CDCQ")], vocab)[0] - predict(model, [tuple(c)], vocab)[0]
               for c in ("DCQ", "CCQ", "CDQ", "CDC")]
-    assert np.allclose(app.contributions, manual, atol=1e-6)
-    assert app.contributions_html.value.count("<tr>") == 4
+    assert np.allclose(app.builder.contributions, manual, atol=1e-6)
+    assert app.builder.contributions_html.value.count("<tr>") == 4
 
 
 def test_next_module_list_matches_the_model_and_shows_the_truth(small_courses):
@@ -64,12 +64,12 @@ def test_next_module_list_matches_the_model_and_shows_the_truth(small_courses):
     app = CourseBuilder(model, vocab, params, small_courses, train_config=TrainConfig(max_epochs=2), debounce_seconds=0)
     build(app, "AB")
     gains = next_module_gains(model_scorer(model, vocab), ("A", "B"), vocab.modules)
-    assert list(app.next_modules["module"]) == list(gains.index[:5])
-    assert np.allclose(app.next_modules["model gain"], gains.to_numpy()[:5], atol=1e-6)
+    assert list(app.builder.next_modules["module"]) == list(gains.index[:5])
+    assert np.allclose(app.builder.next_modules["model gain"], gains.to_numpy()[:5], atol=1e-6)
     top = list(gains.index[:5])
     truth = [expected_effectiveness(params, [("A", "B", m)])[0] - expected_effectiveness(params, [("A", "B")])[0]
              for m in top]
-    assert np.allclose(app.next_modules["true gain"], truth)
+    assert np.allclose(app.builder.next_modules["true gain"], truth)
     # A→B→A is a motif: the trained model ranks appending A first, and the truth says it gains the motif's boost
     # plus A's own effect
     assert top[0] == "A"
@@ -77,9 +77,9 @@ def test_next_module_list_matches_the_model_and_shows_the_truth(small_courses):
 
 
 def test_long_course_still_predicts_with_a_caution(app):
-    build(app, "Q" * (app.max_train_length + 2))
-    assert "Predicted effectiveness" in app.prediction_label.value
-    assert "longer than any training course" in app.caution_label.value
+    build(app, "Q" * (app.builder.max_train_length + 2))
+    assert "Predicted effectiveness" in app.builder.prediction_label.value
+    assert "longer than any training course" in app.builder.caution_label.value
 
 
 def test_occlusion_of_the_truth_finds_the_motif():
@@ -89,18 +89,19 @@ def test_occlusion_of_the_truth_finds_the_motif():
 
 
 def test_sliders_redraw_summary_and_retrain_switches_model(app):
-    first_image = app.summary_image.value
-    app.n_slider.value = 300
-    assert len(app.preview) == 300 and app.summary_image.value != first_image
-    app.preset_picker.value = "original"
-    assert app.motif_slider.value == pytest.approx(0.2) and app.noise_slider.value == pytest.approx(0.1)
+    first_image = app.simulator.summary_image.value
+    app.simulator.n_slider.value = 300
+    assert len(app.simulator.preview) == 300 and app.simulator.summary_image.value != first_image
+    app.simulator.preset_picker.value = "original"
+    assert app.simulator.motif_slider.value == pytest.approx(0.2)
+    assert app.simulator.noise_slider.value == pytest.approx(0.1)
     build(app, "AB")
-    old_model = app.model
-    app.retrain_button.click()
-    assert app.model is not old_model and app.params.preset == "original"
-    assert app.progress.value == 2 and "Retrained" in app.status.value
-    expected = predict(app.model, [("A", "B")], app.vocab)[0]
-    assert f"<b>{expected:.3f}</b>" in app.prediction_label.value
+    old_model = app.builder.model
+    app.simulator.retrain_button.click()
+    assert app.builder.model is not old_model and app.builder.params.preset == "original"
+    assert app.simulator.progress.value == 2 and "Retrained" in app.simulator.status.value
+    expected = predict(app.builder.model, [("A", "B")], app.builder.vocab)[0]
+    assert f"<b>{expected:.3f}</b>" in app.builder.prediction_label.value
 
 
 def test_slider_changes_are_debounced(trained, small_courses):
@@ -109,7 +110,21 @@ def test_slider_changes_are_debounced(trained, small_courses):
     model, vocab, _ = trained
     app = CourseBuilder(model, vocab, preset_params("realistic"), small_courses, debounce_seconds=0.3)
     for n in (300, 400, 500):  # a drag: three values in quick succession
-        app.n_slider.value = n
-    assert len(app.preview) == 2000  # nothing redrawn while the slider moves
+        app.simulator.n_slider.value = n
+    assert len(app.simulator.preview) == 2000  # nothing redrawn while the slider moves
     time.sleep(1.5)
-    assert len(app.preview) == 500  # one redraw, with the value it came to rest on
+    assert len(app.simulator.preview) == 500  # one redraw, with the value it came to rest on
+
+
+def test_retraining_while_a_redraw_is_pending_trains_on_the_sliders_values(trained, small_courses):
+    """The race the debounce invites: the sliders moved, their redraw has not run, and Retrain is clicked."""
+    model, vocab, _ = trained
+    app = CourseBuilder(model, vocab, preset_params("realistic"), small_courses,
+                        train_config=TrainConfig(max_epochs=1), debounce_seconds=30)
+    app.simulator.n_slider.value = 300
+    app.simulator.motif_slider.value = 0.05
+    assert len(app.simulator.preview) == 2000  # the redraw is still pending
+    app.simulator.retrain_button.click()
+    assert len(app.simulator.preview) == 300  # retraining redrew first, with the sliders' values
+    assert app.builder.params.motif_boost == pytest.approx(0.05)  # the model reports the simulator of its courses
+    assert app.simulator._timer is None  # no stale redraw left to replace the courses it trained on

@@ -1,6 +1,9 @@
-"""Predictions, metrics, the oracle ceiling, an order-blind baseline, and per-course explanations.
+"""Predictions, metrics, the oracle ceiling, an order-blind baseline, per-course explanations, comparisons over seeds.
 
-Taught in ``04_evaluation.ipynb`` (metrics) and ``06_interactive_course_builder.ipynb`` (explanations).
+Taught in ``04_evaluation.ipynb`` (metrics), ``05_module_embeddings.ipynb`` (next-module scores),
+``06_interactive_course_builder.ipynb`` (occlusion), ``07_transfer_learning.ipynb`` (learning curves),
+``08_model_comparison.ipynb`` (mean ± sd tables, paired tests) and ``10_explaining_predictions.ipynb`` (integrated
+gradients, removal checks).
 """
 
 from __future__ import annotations

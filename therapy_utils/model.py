@@ -249,7 +249,7 @@ class EnsembleModel(nn.Module):
         super().__init__()
         self.config, self.next_head = config, None
         member = replace(config, ensemble_size=1)
-        self.members = nn.ModuleList(make_model(vocab_size, member) for _ in range(config.ensemble_size))
+        self.members = nn.ModuleList(_make_model(vocab_size, member) for _ in range(config.ensemble_size))
 
     def embedding_layers(self) -> list[nn.Embedding]:
         """One table per member: an ensemble has no single embedding table (see :class:`SequenceModel`)."""
@@ -311,10 +311,10 @@ def torch_rng(generator: torch.Generator):
 def build_model(vocab_size: int, config: ModelConfig, generator: torch.Generator) -> SequenceModel:
     """A freshly initialised model whose weights come from ``generator`` (02_embedding_lstm_model)."""
     with torch_rng(generator):
-        return make_model(vocab_size, config)
+        return _make_model(vocab_size, config)
 
 
-def make_model(vocab_size: int, config: ModelConfig) -> SequenceModel:
+def _make_model(vocab_size: int, config: ModelConfig) -> SequenceModel:
     """The original class for the original shape, an ensemble or the general class otherwise (torch's RNG)."""
     if config.ensemble_size > 1:
         return EnsembleModel(vocab_size, config)
@@ -375,7 +375,7 @@ def load_checkpoint(directory: str | Path, expected_vocab: Vocabulary | None = N
         raise ValueError(f"{str(weights)!r} is not a readable checkpoint: {type(err).__name__}") from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"{str(weights)!r} holds a {type(state).__name__}, not a state dict of tensors")
-    model = make_model(len(vocab), config)
+    model = _make_model(len(vocab), config)
     try:
         model.load_state_dict(state)
     except RuntimeError as err:

@@ -46,31 +46,16 @@ def _figure_png(fig: Figure) -> bytes:
     return buffer.getvalue()
 
 
-class CourseBuilder:
-    """Course builder + next-module advice + simulator controls (06_interactive_course_builder)."""
+class CoursePanel:
+    """The course-builder tab: compose a course, see the model's prediction beside the truth, each position's
+    contribution and what to add next (06_interactive_course_builder)."""
 
     def __init__(self, model: SequenceModel, vocab: Vocabulary, params: SimulatorParams | None,
-                 courses: pd.DataFrame, model_config: ModelConfig | None = None,
-                 train_config: TrainConfig = TUTORIAL_TRAIN_CONFIG, seed: int = 0,
-                 debounce_seconds: float = 0.4) -> None:
-        self.model, self.vocab, self.params, self.seed = model.cpu().eval(), vocab, params, seed
-        self.model_config, self.train_config = model_config or ModelConfig(), train_config
-        self.debounce_seconds = debounce_seconds
-        self.max_train_length = int(courses["modules"].map(len).max())
+                 max_train_length: int) -> None:
+        self.model, self.vocab, self.params = model.cpu().eval(), vocab, params
+        self.max_train_length = max_train_length
         self.course: list[str] = []
-        self.contributions, self.next_modules, self.preview = np.zeros(0), pd.DataFrame(), courses
-        self._timer: threading.Timer | None = None
-        self._build_builder_widgets()
-        self._build_simulator_widgets(params)
-        self.refresh()
-        self.redraw_summary()
-
-    # ---- construction -------------------------------------------------------------------
-    def _labels(self) -> list[tuple[str, str]]:
-        names = dict(self.params.module_names) if self.params and self.params.preset == "realistic" else {}
-        return [(f"{m} · {names[m]}" if m in names else m, m) for m in self.vocab.modules]
-
-    def _build_builder_widgets(self) -> None:
+        self.contributions, self.next_modules = np.zeros(0), pd.DataFrame()
         self.module_picker = w.Dropdown(options=self._labels(), description="Module").add_class("tb-module")
         self.add_button = w.Button(description="Add", button_style="primary").add_class("tb-add")
         self.undo_button = w.Button(description="Undo").add_class("tb-undo")
@@ -83,41 +68,28 @@ class CourseBuilder:
         self.add_button.on_click(lambda _: self.add(self.module_picker.value))
         self.undo_button.on_click(lambda _: self.undo())
         self.clear_button.on_click(lambda _: self.clear())
+        self.refresh()
 
-    def _build_simulator_widgets(self, params: SimulatorParams | None) -> None:
-        start = params or preset_params("realistic")
-        self.preset_picker = w.Dropdown(options=PRESET_CHOICES, value=start.preset, description="Preset")
-        self.n_slider = w.IntSlider(value=2000, min=200, max=5000, step=100, description="Courses")
-        self.motif_slider = w.FloatSlider(value=start.motif_boost, min=0, max=0.3, step=0.01, description="Motif boost")
-        self.noise_slider = w.FloatSlider(value=start.noise_sd, min=0.01, max=0.2, step=0.01, description="Noise sd")
-        self.fatigue_slider = w.IntSlider(value=start.fatigue_threshold, min=4, max=20, description="Fatigue after")
-        self.summary_image = w.Image(format="png").add_class("tb-summary")
-        self.retrain_button = w.Button(description="Retrain", button_style="warning").add_class("tb-retrain")
-        self.progress = w.IntProgress(value=0, min=0, max=self.train_config.max_epochs, description="Epochs")
-        self.status = w.HTML().add_class("tb-status")
-        self.preset_picker.observe(self._preset_changed, names="value")
-        for slider in (self.n_slider, self.motif_slider, self.noise_slider, self.fatigue_slider):
-            slider.observe(self._schedule_summary, names="value")
-        self.retrain_button.on_click(lambda _: self.retrain())
+    def _labels(self) -> list[tuple[str, str]]:
+        names = dict(self.params.module_names) if self.params and self.params.preset == "realistic" else {}
+        return [(f"{m} · {names[m]}" if m in names else m, m) for m in self.vocab.modules]
 
     @property
     def widget(self) -> w.Widget:
-        """The whole app: a builder tab and a simulator tab."""
         buttons = w.HBox([self.module_picker, self.add_button, self.undo_button, self.clear_button])
-        builder = w.VBox([buttons, self.course_label, self.prediction_label, self.caution_label,
-                          w.HTML("<b>Contribution of each position</b> (prediction change when it is removed)"),
-                          self.contributions_html, w.HTML("<b>What to add next</b>"), self.next_html])
-        sliders = w.VBox([self.preset_picker, self.n_slider, self.motif_slider, self.noise_slider,
-                          self.fatigue_slider, w.HBox([self.retrain_button, self.progress]), self.status])
-        simulator = w.HBox([sliders, self.summary_image])
-        return w.Tab(children=[builder, simulator], titles=("Course builder", "Simulator")).add_class("tb-app")
+        return w.VBox([buttons, self.course_label, self.prediction_label, self.caution_label,
+                       w.HTML("<b>Contribution of each position</b> (prediction change when it is removed)"),
+                       self.contributions_html, w.HTML("<b>What to add next</b>"), self.next_html])
 
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
+    def use_model(self, model: SequenceModel, vocab: Vocabulary, params: SimulatorParams,
+                  max_train_length: int) -> None:
+        """Switch to a retrained model and its simulator; modules the new vocabulary lacks leave the course."""
+        self.model, self.vocab, self.params = model.eval(), vocab, params
+        self.max_train_length = max_train_length
+        self.module_picker.options = self._labels()
+        self.course = [m for m in self.course if m in vocab.modules]
+        self.refresh()
 
-        display(self.widget)
-
-    # ---- the course builder -------------------------------------------------------------
     def add(self, module: str) -> None:
         """Append a module (what the Add button does)."""
         if module not in self.vocab.modules:
@@ -178,7 +150,42 @@ class CourseBuilder:
         self.next_modules = table
         self.next_html.value = table.to_html(index=False, float_format=lambda v: f"{v:+.3f}", classes="tb-next-table")
 
-    # ---- the simulator controls ---------------------------------------------------------
+
+class SimulatorPanel:
+    """The simulator tab: sliders that preview a simulated population, and retraining on it.
+
+    A slider redraws once it rests (a debounce timer). Redrawing and retraining share one lock, and retraining
+    first cancels a pending redraw and redraws with the sliders' current values, so the model is always trained on
+    the courses of the parameters it reports (06_interactive_course_builder).
+    """
+
+    def __init__(self, params: SimulatorParams | None, courses: pd.DataFrame, model_config: ModelConfig,
+                 train_config: TrainConfig, seed: int, debounce_seconds: float, on_retrained) -> None:
+        start = params or preset_params("realistic")
+        self.preview, self.seed, self.on_retrained = courses, seed, on_retrained
+        self.model_config, self.train_config, self.debounce_seconds = model_config, train_config, debounce_seconds
+        self._timer: threading.Timer | None = None
+        self._lock = threading.RLock()
+        self.preset_picker = w.Dropdown(options=PRESET_CHOICES, value=start.preset, description="Preset")
+        self.n_slider = w.IntSlider(value=2000, min=200, max=5000, step=100, description="Courses")
+        self.motif_slider = w.FloatSlider(value=start.motif_boost, min=0, max=0.3, step=0.01, description="Motif boost")
+        self.noise_slider = w.FloatSlider(value=start.noise_sd, min=0.01, max=0.2, step=0.01, description="Noise sd")
+        self.fatigue_slider = w.IntSlider(value=start.fatigue_threshold, min=4, max=20, description="Fatigue after")
+        self.summary_image = w.Image(format="png").add_class("tb-summary")
+        self.retrain_button = w.Button(description="Retrain", button_style="warning").add_class("tb-retrain")
+        self.progress = w.IntProgress(value=0, min=0, max=train_config.max_epochs, description="Epochs")
+        self.status = w.HTML().add_class("tb-status")
+        self.preset_picker.observe(self._preset_changed, names="value")
+        for slider in (self.n_slider, self.motif_slider, self.noise_slider, self.fatigue_slider):
+            slider.observe(self._schedule_summary, names="value")
+        self.retrain_button.on_click(lambda _: self.retrain())
+
+    @property
+    def widget(self) -> w.Widget:
+        sliders = w.VBox([self.preset_picker, self.n_slider, self.motif_slider, self.noise_slider,
+                          self.fatigue_slider, w.HBox([self.retrain_button, self.progress]), self.status])
+        return w.HBox([sliders, self.summary_image])
+
     def slider_params(self) -> SimulatorParams:
         """Simulator parameters as the sliders set them."""
         return replace(preset_params(self.preset_picker.value), motif_boost=self.motif_slider.value,
@@ -194,49 +201,83 @@ class CourseBuilder:
 
     def _schedule_summary(self, _change: dict | None = None) -> None:
         """Debounce: dragging a slider redraws once it rests, not at every step."""
+        with self._lock:
+            self._cancel_pending()
+            if self.debounce_seconds <= 0:
+                self.redraw_summary()
+                return
+            self._timer = threading.Timer(self.debounce_seconds, self.redraw_summary)
+            self._timer.start()
+
+    def _cancel_pending(self) -> bool:
+        """Cancel a scheduled redraw; True when one was waiting."""
+        pending = self._timer is not None and self._timer.is_alive()
         if self._timer is not None:
             self._timer.cancel()
-        if self.debounce_seconds <= 0:
-            self.redraw_summary()
-            return
-        self._timer = threading.Timer(self.debounce_seconds, self.redraw_summary)
-        self._timer.start()
+            self._timer = None
+        return pending
 
     def redraw_summary(self) -> None:
         """Simulate with the slider settings and draw the summary plots."""
-        params = self.slider_params()
-        self.preview = simulate_courses(params, self.n_slider.value, seed=self.seed)
-        fig = Figure(figsize=(8, 3))
-        ax_hist, ax_len = fig.subplots(1, 2)
-        sns.histplot(self.preview["effectiveness"], bins=30, ax=ax_hist)
-        ax_hist.set(title=f"{params.preset}: effectiveness", xlabel="effectiveness", ylabel="courses")
-        by_length = self.preview.assign(length=self.preview["modules"].map(len))
-        sns.lineplot(data=by_length, x="length", y="effectiveness", errorbar=None, ax=ax_len)
-        ax_len.set(title="Mean effectiveness by length", xlabel="course length", ylabel="mean effectiveness")
-        fig.tight_layout()
-        self.summary_image.value = _figure_png(fig)
+        with self._lock:
+            params = self.slider_params()
+            self.preview = simulate_courses(params, self.n_slider.value, seed=self.seed)
+            self.preview_params = params
+            fig = Figure(figsize=(8, 3))
+            ax_hist, ax_len = fig.subplots(1, 2)
+            sns.histplot(self.preview["effectiveness"], bins=30, ax=ax_hist)
+            ax_hist.set(title=f"{params.preset}: effectiveness", xlabel="effectiveness", ylabel="courses")
+            by_length = self.preview.assign(length=self.preview["modules"].map(len))
+            sns.lineplot(data=by_length, x="length", y="effectiveness", errorbar=None, ax=ax_len)
+            ax_len.set(title="Mean effectiveness by length", xlabel="course length", ylabel="mean effectiveness")
+            fig.tight_layout()
+            self.summary_image.value = _figure_png(fig)
 
     def retrain(self) -> None:
-        """Train a new model on the previewed courses; the builder then uses it and its simulator."""
-        self.retrain_button.disabled, self.progress.value = True, 0
-        self.status.value = f"Training on {len(self.preview)} simulated courses…"
-        try:
-            courses, params = self.preview, self.slider_params()
-            parts = split_courses(courses, random_state=42)
-            vocab = Vocabulary.from_courses(courses["modules"])
-            model, result = fit_new_model(parts, vocab, self.model_config, self.train_config, self.seed,
-                                          device="cpu", progress=False, on_epoch=self._epoch_done)
-            self.model, self.vocab, self.params = model.eval(), vocab, params
-            self.max_train_length = int(courses["modules"].map(len).max())
-            self.module_picker.options = self._labels()
-            self.course = [m for m in self.course if m in vocab.modules]
-            self.status.value = f"Retrained: {result.epochs} epochs; the builder now uses the new model."
-            self.refresh()
-        finally:
-            self.retrain_button.disabled = False
+        """Train a new model on the previewed courses and hand it to ``on_retrained``."""
+        with self._lock:
+            if self._cancel_pending():  # a slider moved and its redraw has not run: run it now, not after
+                self.redraw_summary()
+            self.retrain_button.disabled, self.progress.value = True, 0
+            self.status.value = f"Training on {len(self.preview)} simulated courses…"
+            try:
+                courses, params = self.preview, self.preview_params
+                vocab = Vocabulary.from_courses(courses["modules"])
+                model, result = fit_new_model(split_courses(courses, random_state=42), vocab, self.model_config,
+                                              self.train_config, self.seed, device="cpu", progress=False,
+                                              on_epoch=lambda row: setattr(self.progress, "value", int(row["epoch"])))
+                self.status.value = f"Retrained: {result.epochs} epochs; the builder now uses the new model."
+                self.on_retrained(model, vocab, params, int(courses["modules"].map(len).max()))
+            finally:
+                self.retrain_button.disabled = False
 
-    def _epoch_done(self, row: dict) -> None:
-        self.progress.value = int(row["epoch"])
+
+class CourseBuilder:
+    """The course builder and the simulator, as two tabs of one app (06_interactive_course_builder).
+
+    ``builder`` (:class:`CoursePanel`) and ``simulator`` (:class:`SimulatorPanel`) hold the widgets; retraining in
+    the simulator hands the new model to the builder.
+    """
+
+    def __init__(self, model: SequenceModel, vocab: Vocabulary, params: SimulatorParams | None,
+                 courses: pd.DataFrame, model_config: ModelConfig | None = None,
+                 train_config: TrainConfig = TUTORIAL_TRAIN_CONFIG, seed: int = 0,
+                 debounce_seconds: float = 0.4) -> None:
+        self.builder = CoursePanel(model, vocab, params, int(courses["modules"].map(len).max()))
+        self.simulator = SimulatorPanel(params, courses, model_config or ModelConfig(), train_config, seed,
+                                        debounce_seconds, on_retrained=self.builder.use_model)
+        self.simulator.redraw_summary()
+
+    @property
+    def widget(self) -> w.Widget:
+        """The whole app: a builder tab and a simulator tab."""
+        return w.Tab(children=[self.builder.widget, self.simulator.widget],
+                     titles=("Course builder", "Simulator")).add_class("tb-app")
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
 
 
 class CourseRecommender:
