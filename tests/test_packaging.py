@@ -112,3 +112,21 @@ def test_readme_timings_are_the_speed_benchmark_s():
     notebooks = sorted(p.name for p in (REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     assert sorted(quoted) == notebooks
     assert quoted == {name: f"{seconds:.0f}" for name, seconds in results["notebooks"]["seconds"].items()}
+
+
+def test_what_the_notebooks_call_is_documented_numpydoc_style():
+    """Every package function or class a notebook calls documents its parameters (numpydoc, as scikit-learn does)."""
+    import importlib
+    import inspect
+
+    called = set()
+    for path in (REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"):
+        for cell in json.loads(path.read_text())["cells"]:
+            if cell["cell_type"] == "code":
+                called |= set(re.findall(r"\b(simulate|truth|data|batching|model|train|evaluate|embeddings|optimize|"
+                                         r"checkpoints|plots|widgets)\.([A-Za-z_]\w*)\(", "".join(cell["source"])))
+    assert len(called) > 50
+    undocumented = [f"{module}.{name}" for module, name in sorted(called)
+                    if not re.search(r"^(Parameters|Attributes)\n-{5,}", inspect.getdoc(
+                        getattr(importlib.import_module(f"therapy_utils.{module}"), name)) or "", flags=re.M)]
+    assert undocumented == []

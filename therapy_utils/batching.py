@@ -26,6 +26,25 @@ def encode_padded(courses: Sequence[Sequence[str]], vocab: Vocabulary) -> tuple[
 
     The fast path for scoring thousands of candidate courses in a search; same tensors as
     :func:`collate_courses` builds batch by batch.
+
+    Parameters
+    ----------
+    courses : sequence of sequence of str
+        The courses, each a non-empty sequence of module names.
+    vocab : Vocabulary
+        Maps module names to indices (1 and up; 0 is padding).
+
+    Returns
+    -------
+    padded : torch.Tensor
+        Shape (courses, longest course), int64 module indices, 0 after each course's end.
+    lengths : torch.Tensor
+        Shape (courses,), int64 number of sessions of each course.
+
+    Raises
+    ------
+    ValueError
+        A course is empty or holds a module not in ``vocab`` (the message names its row).
     """
     lookup = {m: i + 1 for i, m in enumerate(vocab.modules)}
     lengths = np.fromiter((len(c) for c in courses), dtype=np.int64, count=len(courses))
@@ -46,6 +65,15 @@ class EncodedCourses:
     """A course table encoded once into tensors: the fast path's input (benchmarks/speed.py).
 
     Built with :func:`encode_padded`; targets are NaN when the table has no ``effectiveness``.
+
+    Parameters
+    ----------
+    padded : torch.Tensor
+        Shape (courses, longest course), int64 module indices, 0 as padding.
+    lengths : torch.Tensor
+        Shape (courses,), int64 number of sessions of each course.
+    targets : torch.Tensor
+        Shape (courses,), float32 effectiveness of each course.
     """
 
     padded: torch.Tensor
@@ -54,6 +82,25 @@ class EncodedCourses:
 
     @classmethod
     def from_courses(cls, courses: pd.DataFrame, vocab: Vocabulary) -> EncodedCourses:
+        """Encode a course table once.
+
+        Parameters
+        ----------
+        courses : pandas.DataFrame
+            A course table: ``modules`` and, optionally, ``effectiveness``.
+        vocab : Vocabulary
+            Maps module names to indices.
+
+        Returns
+        -------
+        EncodedCourses
+            The table's courses in row order.
+
+        Raises
+        ------
+        ValueError
+            As :func:`encode_padded`.
+        """
         padded, lengths = encode_padded(list(courses["modules"]), vocab)
         scores = courses["effectiveness"] if "effectiveness" in courses else np.full(len(courses), np.nan)
         return cls(padded, lengths, torch.tensor(np.asarray(scores, dtype=np.float64), dtype=torch.float32))
@@ -67,6 +114,25 @@ def length_buckets(lengths: torch.Tensor, batch_size: int, shuffle: bool) -> lis
 
     With ``shuffle``, courses are permuted within each length and the batches' order is permuted, drawing
     from torch's random stream (``train_model`` runs this inside ``torch_rng(generator)``).
+
+    Parameters
+    ----------
+    lengths : torch.Tensor
+        Shape (courses,), integer number of sessions of each course.
+    batch_size : int
+        Most courses per batch; a length's last batch may be smaller.
+    shuffle : bool
+        Permute as above; False gives batches by increasing length, rows in table order.
+
+    Returns
+    -------
+    list of torch.Tensor
+        One int64 tensor of row positions per batch, shape (at most batch_size,); every row appears once.
+
+    Raises
+    ------
+    ValueError
+        ``batch_size`` is less than 1.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size!r}")
@@ -82,7 +148,23 @@ def length_buckets(lengths: torch.Tensor, batch_size: int, shuffle: bool) -> lis
 
 
 class CourseDataset(Dataset):
-    """Encoded courses and their effectiveness, one item per course."""
+    """Encoded courses and their effectiveness, one item per course.
+
+    Item ``i`` is ``(indices, target)``: an int64 tensor of shape (length,) and a float32 scalar tensor (NaN when
+    the table has no ``effectiveness``).
+
+    Parameters
+    ----------
+    courses : pandas.DataFrame
+        A course table: ``modules`` and, optionally, ``effectiveness``.
+    vocab : Vocabulary
+        Maps module names to indices.
+
+    Raises
+    ------
+    ValueError
+        A course is empty or holds a module not in ``vocab`` (the message names its row).
+    """
 
     def __init__(self, courses: pd.DataFrame, vocab: Vocabulary) -> None:
         self.sequences = [torch.tensor(vocab.encode(c, row), dtype=torch.long)
@@ -98,7 +180,22 @@ class CourseDataset(Dataset):
 
 
 def collate_courses(batch: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Pad a batch with index 0 and keep the true lengths so the model can pack it (02_embedding_lstm_model)."""
+    """Pad a batch with index 0 and keep the true lengths so the model can pack it (02_embedding_lstm_model).
+
+    Parameters
+    ----------
+    batch : list of (torch.Tensor, torch.Tensor)
+        :class:`CourseDataset` items: indices of shape (length,) and a scalar target.
+
+    Returns
+    -------
+    padded : torch.Tensor
+        Shape (batch, longest course in the batch), the indices with 0 after each course's end.
+    lengths : torch.Tensor
+        Shape (batch,), int64 true lengths.
+    targets : torch.Tensor
+        Shape (batch,), the targets stacked.
+    """
     sequences, targets = zip(*batch, strict=True)
     lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)
     return pad_sequence(list(sequences), batch_first=True, padding_value=0), lengths, torch.stack(targets)
@@ -110,6 +207,29 @@ def make_loader(courses: pd.DataFrame, vocab: Vocabulary, batch_size: int, shuff
 
     The default is the original's DataLoader, padding each batch as it goes; ``bucketing`` gives the fast
     path, :class:`BucketedBatches`.
+
+    Parameters
+    ----------
+    courses : pandas.DataFrame
+        A course table: ``modules`` and, optionally, ``effectiveness`` (NaN targets without it).
+    vocab : Vocabulary
+        Maps module names to indices.
+    batch_size : int
+        Most courses per batch.
+    shuffle : bool
+        Reshuffle the courses on every pass.
+    bucketing : bool, default False
+        Batch equal-length courses without padding instead of padding shuffled batches.
+
+    Returns
+    -------
+    torch.utils.data.DataLoader or BucketedBatches
+        Iterable of ``(padded, lengths, targets)``, shapes (batch, length), (batch,), (batch,).
+
+    Raises
+    ------
+    ValueError
+        A course is empty or holds a module not in ``vocab``.
     """
     if bucketing:
         return BucketedBatches(EncodedCourses.from_courses(courses, vocab), batch_size, shuffle)
@@ -122,6 +242,17 @@ class BucketedBatches:
 
     Iterating again reshuffles (when ``shuffle``), like a DataLoader; ``indices`` lists each batch's rows
     in the order of the last pass, so predictions can be put back in table order.
+
+    Each batch is ``(padded, lengths, targets)``: shapes (batch, length) with no padding, (batch,) and (batch,).
+
+    Parameters
+    ----------
+    encoded : EncodedCourses
+        The encoded table to slice.
+    batch_size : int
+        Most courses per batch (at least 1); a length's last batch may be smaller.
+    shuffle : bool
+        Reshuffle, as :func:`length_buckets` does, on every pass.
     """
 
     def __init__(self, encoded: EncodedCourses, batch_size: int, shuffle: bool) -> None:

@@ -57,6 +57,23 @@ def validate_courses(table: pd.DataFrame) -> pd.DataFrame:
 
     ``modules`` may hold sequences or space-separated strings; they come back as tuples.
     Nothing is dropped: a bad row stops the load. Taught in 01_simulate_therapy_courses.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per course: ``course_id``, ``modules``, ``effectiveness`` and optionally ``split``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with a fresh 0..n-1 index, ``modules`` as tuples of str and ``effectiveness`` as float.
+
+    Raises
+    ------
+    ValueError
+        A required column is missing, a ``course_id`` repeats, a course is empty or has a module that is not a
+        non-empty string, an ``effectiveness`` is missing or not finite, or ``split`` has a value other than
+        train/val/test or leaves one of them empty.
     """
     missing = [c for c in ("course_id", "modules", "effectiveness") if c not in table.columns]
     if missing:
@@ -156,13 +173,24 @@ def read_courses(path: str | Path) -> pd.DataFrame:
 
     Parameters
     ----------
-    path : a course CSV (``course_id,modules,effectiveness[,split]``) or a long one
+    path : str or pathlib.Path
+        A course CSV (``course_id,modules,effectiveness[,split]``) or a long one
         (``course_id,session,module,effectiveness[,split]``).
 
     Returns
     -------
-    The course table, ``modules`` as tuples. Raises ``ValueError`` naming the row and value of the first problem
-    (``FileNotFoundError`` for a missing file); nothing is dropped.
+    pandas.DataFrame
+        The course table, one row per course, ``modules`` as tuples; integer ``course_id`` values as int64.
+        Nothing is dropped.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` is not a file.
+    ValueError
+        Naming the row and value of the first problem: an unreadable CSV, a row with more fields than the header,
+        anything :func:`validate_courses` (or, for a long file, the session checks) refuses, or a course longer
+        than ``MAX_COURSE_LENGTH`` (1000) sessions.
     """
     path = Path(path)
     if not path.is_file():
@@ -191,7 +219,24 @@ def read_courses(path: str | Path) -> pd.DataFrame:
 
 
 def write_courses(courses: pd.DataFrame, path: str | Path, long: bool = False) -> None:
-    """Write a course table as the reference CSV shape (or the long session shape)."""
+    """Write a course table as the reference CSV shape (or the long session shape).
+
+    Parameters
+    ----------
+    courses : pandas.DataFrame
+        A course table (``course_id``, ``modules``, ``effectiveness``, optionally ``split``); other columns are
+        not written.
+    path : str or pathlib.Path
+        The CSV file to write (overwritten).
+    long : bool, default False
+        Write one row per session (``course_id,session,module,effectiveness[,split]``) instead of one row per
+        course with ``modules`` space-separated.
+
+    Raises
+    ------
+    ValueError
+        The table fails :func:`validate_courses`, or (one row per course only) a module name contains whitespace.
+    """
     courses = validate_courses(courses)
     if long:
         courses_to_long(courses).to_csv(path, index=False)
@@ -241,6 +286,23 @@ def split_courses(courses: pd.DataFrame, random_state: int = 42) -> dict[str, pd
     """Train/val/test tables: the ``split`` column when present (file order), else the random split.
 
     Taught in 03_training.
+
+    Parameters
+    ----------
+    courses : pandas.DataFrame
+        A course table, with or without a ``split`` column.
+    random_state : int, default 42
+        Seed of the random 64/16/20 split; unused when ``split`` is present.
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        Keys ``"train"``, ``"val"``, ``"test"``; each a validated course table with a fresh 0..n-1 index.
+
+    Raises
+    ------
+    ValueError
+        The table fails :func:`validate_courses`, or it has no ``split`` and fewer than 3 courses.
     """
     courses = validate_courses(courses)
     if "split" in courses.columns:
@@ -251,27 +313,80 @@ def split_courses(courses: pd.DataFrame, random_state: int = 42) -> dict[str, pd
 
 @dataclass(frozen=True)
 class Vocabulary:
-    """Module names ↔ indices; index 0 is padding, so real modules start at 1 (02_embedding_lstm_model)."""
+    """Module names ↔ indices; index 0 is padding, so real modules start at 1 (02_embedding_lstm_model).
+
+    ``len(vocab)`` is the number of modules plus one (the padding index): the size of an embedding table.
+
+    Parameters
+    ----------
+    modules : tuple of str
+        The distinct module names; ``modules[i]`` gets index ``i + 1``.
+    """
 
     modules: tuple[str, ...]
 
     @classmethod
     def from_courses(cls, courses: Iterable[Sequence[str]]) -> Vocabulary:
-        """Sorted distinct modules, as the original script built its vocabulary."""
+        """Sorted distinct modules, as the original script built its vocabulary.
+
+        Parameters
+        ----------
+        courses : iterable of sequence of str
+            The courses, e.g. a course table's ``modules`` column.
+
+        Returns
+        -------
+        Vocabulary
+            Every module that occurs, sorted by name.
+        """
         return cls(tuple(sorted({m for course in courses for m in course})))
 
     def __len__(self) -> int:
         return len(self.modules) + 1
 
     def index(self, module: str) -> int:
-        """Index of one module; an unknown one is an error, never a silent padding index."""
+        """Index of one module; an unknown one is an error, never a silent padding index.
+
+        Parameters
+        ----------
+        module : str
+            A module name.
+
+        Returns
+        -------
+        int
+            Its index, from 1 to ``len(self.modules)``.
+
+        Raises
+        ------
+        ValueError
+            ``module`` is not in the vocabulary.
+        """
         try:
             return self.modules.index(module) + 1
         except ValueError:
             raise ValueError(f"module {show_value(module)} is not in the vocabulary {list(self.modules)}") from None
 
     def encode(self, course: Sequence[str], row: int | None = None) -> list[int]:
-        """Indices of a course; errors name the row when one is given."""
+        """Indices of a course; errors name the row when one is given.
+
+        Parameters
+        ----------
+        course : sequence of str
+            The course's module names, in session order.
+        row : int or None, default None
+            The course's row in its table, named in error messages.
+
+        Returns
+        -------
+        list of int
+            One index (1 or more) per session.
+
+        Raises
+        ------
+        ValueError
+            The course is empty or holds a module not in the vocabulary.
+        """
         if len(course) == 0:
             raise ValueError(f"{'' if row is None else f'row {row}: '}course is empty; nothing to predict")
         lookup = {m: i + 1 for i, m in enumerate(self.modules)}
@@ -283,7 +398,20 @@ class Vocabulary:
 
 
 def transition_counts(courses: pd.Series, modules: Sequence[str]) -> pd.DataFrame:
-    """How often module ``row`` is directly followed by module ``column`` (01_simulate_therapy_courses)."""
+    """How often module ``row`` is directly followed by module ``column`` (01_simulate_therapy_courses).
+
+    Parameters
+    ----------
+    courses : pandas.Series
+        One course (a sequence of module names) per entry, e.g. a course table's ``modules`` column.
+    modules : sequence of str
+        Row and column order; must hold every module that occurs in ``courses``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape (modules, modules), int64 counts of consecutive pairs; index named ``from``, columns ``to``.
+    """
     position = {m: i for i, m in enumerate(modules)}
     counts = np.zeros((len(modules), len(modules)), dtype=np.int64)
     for course in courses:
@@ -297,6 +425,30 @@ def load_or_simulate(path: str | Path, params, n_sequences: int, seed: int, over
 
     Either way the table comes back through the CSV, so a notebook sees identical data
     whether an earlier notebook saved it or not (01_simulate_therapy_courses).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The course CSV; its parent directories are created when it is written.
+    params : therapy_utils.simulate.SimulatorParams
+        The simulator's population (e.g. from ``preset_params``); used only when simulating.
+    n_sequences : int
+        Number of courses to simulate.
+    seed : int
+        Seed of the simulation.
+    overwrite : bool, default False
+        Simulate and overwrite the file even when it exists.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The course table as :func:`read_courses` returns it; a simulated one has ``course_id``, ``modules``,
+        ``effectiveness`` and ``split`` (the latent ``severity`` column is not saved).
+
+    Raises
+    ------
+    ValueError
+        ``n_sequences`` is not a positive integer (when simulating), or the file fails :func:`read_courses`.
     """
     from therapy_utils.simulate import simulate_courses
 

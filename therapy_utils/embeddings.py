@@ -21,18 +21,63 @@ from therapy_utils.model import SequenceModel
 
 
 def embedding_table(model: SequenceModel, vocab: Vocabulary) -> pd.DataFrame:
-    """One row per module (padding left out), one column per embedding dimension."""
+    """One row per module (padding left out), one column per embedding dimension.
+
+    Parameters
+    ----------
+    model : SequenceModel
+        A single trained model with an ``embedding`` layer of ``len(vocab)`` rows (an ensemble has no one table).
+    vocab : Vocabulary
+        The vocabulary the model was trained with.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape (modules, embedding_dim), copied to the CPU; index ``vocab.modules`` named ``module``,
+        columns 0..embedding_dim-1.
+    """
     weights = model.embedding.weight.detach().cpu().numpy()[1:]
     return pd.DataFrame(weights, index=pd.Index(vocab.modules, name="module"))
 
 
 def similarity_matrix(embeddings: pd.DataFrame) -> pd.DataFrame:
-    """Cosine similarity between every pair of modules."""
+    """Cosine similarity between every pair of modules.
+
+    Parameters
+    ----------
+    embeddings : pandas.DataFrame
+        Shape (modules, dims), indexed by module name, as :func:`embedding_table` returns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape (modules, modules), cosines in [-1, 1]; index and columns are the module names.
+    """
     return pd.DataFrame(cosine_similarity(embeddings.to_numpy()), index=embeddings.index, columns=embeddings.index)
 
 
 def most_similar(embeddings: pd.DataFrame, module: str, k: int = 5) -> list[tuple[str, float]]:
-    """The ``k`` modules closest to ``module`` by cosine similarity, itself included as the original did."""
+    """The ``k`` modules closest to ``module`` by cosine similarity, itself included as the original did.
+
+    Parameters
+    ----------
+    embeddings : pandas.DataFrame
+        Shape (modules, dims), indexed by module name.
+    module : str
+        The module to start from.
+    k : int, default 5
+        How many modules to return (fewer when the table has fewer).
+
+    Returns
+    -------
+    list of (str, float)
+        ``(module, cosine)`` pairs, most similar first; ties keep table order.
+
+    Raises
+    ------
+    ValueError
+        ``module`` is not in the table's index.
+    """
     if module not in embeddings.index:
         raise ValueError(f"module {module!r} is not in the embedding table {list(embeddings.index)}")
     row = similarity_matrix(embeddings).loc[module]
@@ -44,6 +89,25 @@ def project_2d(embeddings: pd.DataFrame, method: str = "tsne", random_state: int
     """2-D coordinates (``x``, ``y``) per module; t-SNE uses the original's perplexity of 5 (05_module_embeddings).
 
     ``attrs["axis_labels"]`` names the axes: for PCA with the share of variance each component explains.
+
+    Parameters
+    ----------
+    embeddings : pandas.DataFrame
+        Shape (modules, dims), indexed by module name.
+    method : {"tsne", "pca"}, default "tsne"
+        The projection; t-SNE's perplexity is ``min(5, modules - 1)``.
+    random_state : int, default 42
+        Seed of the projection.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape (modules, 2), columns ``x`` and ``y``, same index; ``attrs["axis_labels"]`` a pair of str.
+
+    Raises
+    ------
+    ValueError
+        ``method`` is neither ``"tsne"`` nor ``"pca"``.
     """
     if method == "tsne":
         reducer = TSNE(n_components=2, perplexity=min(5, len(embeddings) - 1), random_state=random_state)
@@ -64,6 +128,20 @@ def group_similarity(embeddings: pd.DataFrame, groups: dict[str, str]) -> dict[s
     """Mean cosine within vs between true groups, and the share of modules whose nearest neighbour shares their group.
 
     The check behind "similar contexts give similar embeddings" (05_module_embeddings).
+
+    Parameters
+    ----------
+    embeddings : pandas.DataFrame
+        Shape (modules, dims), indexed by module name.
+    groups : dict of str to str
+        The true group of every module in the table.
+
+    Returns
+    -------
+    dict of str to float
+        ``within_group_cosine``: mean cosine over pairs of distinct modules of one group;
+        ``between_group_cosine``: mean over pairs from different groups; ``nn_same_group``: share (0 to 1) of
+        modules whose nearest other module by cosine is in their group.
     """
     similarity = similarity_matrix(embeddings).to_numpy().copy()
     labels = embeddings.index.map(groups).to_numpy()
@@ -82,6 +160,29 @@ def cluster_modules(embeddings: pd.DataFrame, method: str = "kmeans", k_range: I
 
     Returns the cluster of each module and the silhouette of every k tried: the choice of k never
     looks at the true groups (05_module_embeddings).
+
+    Parameters
+    ----------
+    embeddings : pandas.DataFrame
+        Shape (modules, dims), indexed by module name.
+    method : {"kmeans", "hierarchical"}, default "kmeans"
+        k-means, or agglomerative clustering with average linkage on cosine distance.
+    k_range : iterable of int, default range(2, 9)
+        Numbers of clusters to try; those outside ``2 <= k < modules`` are skipped.
+    random_state : int, default 0
+        Seed of k-means (unused by ``hierarchical``).
+
+    Returns
+    -------
+    clusters : pandas.Series
+        Shape (modules,), the cluster label (int) of each module for the best k; named ``cluster``.
+    silhouettes : pandas.Series
+        Cosine silhouette score of each k tried, indexed by k; named ``silhouette``.
+
+    Raises
+    ------
+    ValueError
+        ``method`` is unknown, or no k of ``k_range`` can be tried.
     """
     from sklearn.cluster import AgglomerativeClustering, KMeans
     from sklearn.metrics import silhouette_score
@@ -105,7 +206,27 @@ def cluster_modules(embeddings: pd.DataFrame, method: str = "kmeans", k_range: I
 
 
 def clustering_ari(embeddings: pd.DataFrame, groups: dict[str, str], method: str = "kmeans") -> float:
-    """Adjusted Rand index between the silhouette-chosen clusters and the true groups (1 = identical)."""
+    """Adjusted Rand index between the silhouette-chosen clusters and the true groups (1 = identical).
+
+    Parameters
+    ----------
+    embeddings : pandas.DataFrame
+        Shape (modules, dims), indexed by module name.
+    groups : dict of str to str
+        The true group of every module in the table.
+    method : {"kmeans", "hierarchical"}, default "kmeans"
+        Passed to :func:`cluster_modules` (with its default ``k_range`` and ``random_state``).
+
+    Returns
+    -------
+    float
+        The adjusted Rand index: 1 for identical partitions, about 0 for chance agreement.
+
+    Raises
+    ------
+    ValueError
+        As :func:`cluster_modules`.
+    """
     from sklearn.metrics import adjusted_rand_score
 
     clusters, _ = cluster_modules(embeddings, method)
@@ -117,6 +238,18 @@ def save_embeddings(embeddings: pd.DataFrame, path: str | Path) -> Path:
 
     CSV keeps the file readable and diff-able; floats are written in full, so loading gives the same
     numbers back (07_transfer_learning).
+
+    Parameters
+    ----------
+    embeddings : pandas.DataFrame
+        Shape (modules, dims), indexed by module name; the columns are written as ``dim_0``, ``dim_1``, ...
+    path : str or pathlib.Path
+        The CSV file to write; its parent directories are created.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``, as a Path.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -127,7 +260,26 @@ def save_embeddings(embeddings: pd.DataFrame, path: str | Path) -> Path:
 
 
 def load_embeddings(path: str | Path) -> pd.DataFrame:
-    """Read a table written by :func:`save_embeddings`; refuse one that is ragged, non-numeric or repeats a module."""
+    """Read a table written by :func:`save_embeddings`; refuse one that is ragged, non-numeric or repeats a module.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        A CSV with a ``module`` column and one column per dimension.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape (modules, dims), float32; index named ``module``, columns 0..dims-1.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` is not a file.
+    ValueError
+        No ``module`` column or no dimension, a module appears twice, or a value is missing, non-numeric or not
+        finite.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no embeddings file {str(path)!r}")
@@ -156,6 +308,22 @@ def export_projector(embeddings: pd.DataFrame, directory: str | Path, names: dic
 
     ``vecs.tsv`` has one tab-separated vector per line, no header; ``meta.tsv`` the matching labels,
     with a header row because it has more than one column (07_transfer_learning).
+
+    Parameters
+    ----------
+    embeddings : pandas.DataFrame
+        Shape (modules, dims), indexed by module name.
+    directory : str or pathlib.Path
+        Where to write the two files; created if missing.
+    names : dict of str to str or None, default None
+        Readable name of each module, the ``name`` column of ``meta.tsv`` (empty where missing).
+    groups : dict of str to str or None, default None
+        Group of each module, the ``group`` column of ``meta.tsv`` (empty where missing).
+
+    Returns
+    -------
+    tuple of (pathlib.Path, pathlib.Path)
+        The paths of ``vecs.tsv`` and ``meta.tsv``.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -173,6 +341,28 @@ def use_pretrained_embeddings(model: SequenceModel, vocab: Vocabulary, embedding
     """Copy a saved table into ``model``'s embedding layer, row by module name; ``freeze`` stops training it.
 
     Every module of the vocabulary must be in the table, with the model's embedding size (07_transfer_learning).
+
+    Parameters
+    ----------
+    model : SequenceModel
+        A single model with an ``embedding`` layer of ``len(vocab)`` rows; changed in place.
+    vocab : Vocabulary
+        The model's vocabulary; row ``i + 1`` of the layer gets module ``vocab.modules[i]`` (padding row 0 is kept).
+    embeddings : pandas.DataFrame
+        Shape (modules, embedding_dim), indexed by module name, e.g. from :func:`load_embeddings`; extra modules
+        are ignored.
+    freeze : bool
+        True: the embedding weights stop requiring gradients; False: they are trained.
+
+    Returns
+    -------
+    SequenceModel
+        ``model`` itself.
+
+    Raises
+    ------
+    ValueError
+        A module of ``vocab`` is missing from the table, or its width is not the model's embedding size.
     """
     missing = [str(m) for m in vocab.modules if m not in embeddings.index]
     if missing:

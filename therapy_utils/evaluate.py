@@ -32,6 +32,24 @@ def predict(model: SequenceModel, courses: pd.DataFrame | Sequence[Sequence[str]
     """Predicted effectiveness (float32) for a course table or a list of courses, in table order (04_evaluation).
 
     ``bucketing`` runs equal-length batches from tensors built once (the fast path of benchmarks/speed.py).
+
+    Parameters
+    ----------
+    model : SequenceModel
+        A trained model; it is put in eval mode and run on the device its parameters are on.
+    courses : pandas.DataFrame or sequence of sequence of str
+        A course table with a ``modules`` column, or the courses themselves as sequences of module names.
+    vocab : Vocabulary
+        The vocabulary the model was trained with.
+    batch_size : int, default=16
+        Courses per forward pass.
+    bucketing : bool, default=False
+        Batch equal-length courses without padding; the predictions still come back in input order.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (courses,), float32: one predicted effectiveness per course, in input order.
     """
     table = courses if isinstance(courses, pd.DataFrame) else pd.DataFrame({"modules": [tuple(c) for c in courses]})
     device = next(model.parameters()).device
@@ -55,6 +73,21 @@ def model_scorer(model: SequenceModel, vocab: Vocabulary, chunk: int = 4096) -> 
 
     Encodes all courses at once (:func:`batching.encode_padded`) and runs them in chunks: searches score
     thousands of candidates per step.
+
+    Parameters
+    ----------
+    model : SequenceModel
+        A trained model; ``score`` puts it in eval mode and runs it on the device its parameters are on.
+    vocab : Vocabulary
+        The vocabulary the model was trained with.
+    chunk : int, default=4096
+        Courses per forward pass.
+
+    Returns
+    -------
+    callable
+        A :data:`Scorer`, ``score(courses) -> numpy.ndarray``: float64 predictions of shape (courses,) for a sequence
+        of courses (sequences of module names); an empty array for no courses.
     """
     def score(courses: Sequence[Sequence[str]]) -> np.ndarray:
         courses = [tuple(c) for c in courses]
@@ -77,6 +110,19 @@ def occlusion(score: Scorer, course: Sequence[str]) -> np.ndarray:
     nothing to compare with, so it gets no contributions. Dropping either of two equal neighbours leaves the same
     course; it is scored once, so the two positions get exactly the same contribution on every machine (scored
     in two rows of a batch, the last bits could differ and decide which of them ranks first).
+
+    Parameters
+    ----------
+    score : callable
+        A :data:`Scorer`: a list of courses in, their scores of shape (courses,) out (e.g. :func:`model_scorer`).
+    course : sequence of str
+        The course to explain, as module names.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (len(course),): the course's score minus its score with that position left out; shape (0,) for a
+        course of fewer than two modules.
     """
     course = tuple(course)
     if len(course) < 2:
@@ -95,6 +141,22 @@ def integrated_gradients(model: nn.Module, courses: Sequence[Sequence[str]], voc
     sums the gradients on the way; a position's attribution is the sum over its embedding dimensions, and all of
     them add up to the prediction minus the all-padding one. An ensemble is attributed through every member's
     embedding layer at once.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A :class:`SequenceModel` (it must offer ``embedding_layers()``); it is put in eval mode.
+    courses : sequence of sequence of str
+        The courses to explain, as module names; none may be empty.
+    vocab : Vocabulary
+        The vocabulary the model was trained with.
+    steps : int, default=32
+        Steps of the path integral (captum's ``n_steps``).
+
+    Returns
+    -------
+    list of numpy.ndarray
+        One array per course, in input order, of shape (len(course),): each position's attribution.
     """
     from captum.attr import LayerIntegratedGradients
 
@@ -113,7 +175,20 @@ def integrated_gradients(model: nn.Module, courses: Sequence[Sequence[str]], voc
 
 
 def motif_positions(course: Sequence[str], motifs: Sequence[Sequence[str]]) -> set[int]:
-    """Positions covered by any occurrence of any motif in the course."""
+    """Positions covered by any occurrence of any motif in the course.
+
+    Parameters
+    ----------
+    course : sequence of str
+        The course, as module names.
+    motifs : sequence of sequence of str
+        Module patterns, each matched as a contiguous run of modules.
+
+    Returns
+    -------
+    set of int
+        0-based positions of ``course`` inside at least one occurrence of a motif; empty when none occurs.
+    """
     course = tuple(course)
     return {start + offset for motif in motifs for start in range(len(course) - len(motif) + 1)
             if course[start:start + len(motif)] == tuple(motif) for offset in range(len(motif))}
@@ -126,6 +201,22 @@ def motif_hit(attributions: Sequence[np.ndarray], courses: Sequence[Sequence[str
 
     The simulator says the motifs are what drives these outcomes most, so a faithful explanation should point at them.
     NaN when no course has motifs covering ``k`` positions: there is nothing to check.
+
+    Parameters
+    ----------
+    attributions : sequence of numpy.ndarray
+        One array per course, shape (len(course),), e.g. from :func:`integrated_gradients` or :func:`occlusion`.
+    courses : sequence of sequence of str
+        The courses, as module names, in the same order as ``attributions``.
+    motifs : sequence of sequence of str
+        Module patterns, each matched as a contiguous run (see :func:`motif_positions`).
+    k : int, default=3
+        How many most-attributed positions must lie on motifs; equal attributions rank the earlier position first.
+
+    Returns
+    -------
+    float
+        Share in [0, 1] of the courses with at least ``k`` motif positions that are hits; NaN when there are none.
     """
     hits = [set(np.argsort(-a, kind="stable")[:k].tolist()) <= positions
             for a, c in zip(attributions, courses, strict=True) if len(positions := motif_positions(c, motifs)) >= k]
@@ -138,6 +229,25 @@ def removal_checks(score: Scorer, attributions: Sequence[np.ndarray], courses: S
 
     Comprehensiveness: mean drop in the score when the top-k positions are removed (large is good). Sufficiency:
     mean drop when only they are kept (small is good). Courses with ``k`` or fewer modules are skipped.
+
+    Parameters
+    ----------
+    score : callable
+        A :data:`Scorer`: a list of courses in, their scores of shape (courses,) out (e.g. :func:`model_scorer`).
+    attributions : sequence of numpy.ndarray
+        One array per course, shape (len(course),), in the same order as ``courses``.
+    courses : sequence of sequence of str
+        The explained courses, as module names.
+    k : int
+        Positions removed or kept per course; the top ones rank equal attributions by position.
+    seed : int
+        Seed of the numpy generator that draws the random positions.
+
+    Returns
+    -------
+    dict of str to float
+        ``comprehensiveness_top``, ``sufficiency_top``, ``comprehensiveness_random`` and ``sufficiency_random``:
+        mean score drops over the courses longer than ``k``.
     """
     rng = np.random.default_rng(seed)
     kept = [(tuple(c), a) for c, a in zip(courses, attributions, strict=True) if len(c) > k]
@@ -155,7 +265,28 @@ def removal_checks(score: Scorer, attributions: Sequence[np.ndarray], courses: S
 
 
 def next_module_gains(score: Scorer, course: Sequence[str], candidates: Sequence[str]) -> pd.Series:
-    """Score change from appending each candidate module, best first (06_interactive_course_builder)."""
+    """Score change from appending each candidate module, best first (06_interactive_course_builder).
+
+    Parameters
+    ----------
+    score : callable
+        A :data:`Scorer`: a list of courses in, their scores of shape (courses,) out (e.g. :func:`model_scorer`).
+    course : sequence of str
+        The course so far, as module names; at least one module.
+    candidates : sequence of str
+        Modules to try appending.
+
+    Returns
+    -------
+    pandas.Series
+        Named ``gain``, indexed by candidate: the score with the candidate appended minus the course's score, sorted
+        from best to worst (equal gains keep the order of ``candidates``).
+
+    Raises
+    ------
+    ValueError
+        If ``course`` is empty.
+    """
     course = tuple(course)
     if not course:
         raise ValueError("course is empty; add a module before asking what should follow")
@@ -165,7 +296,20 @@ def next_module_gains(score: Scorer, course: Sequence[str], candidates: Sequence
 
 
 def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
-    """MSE, RMSE and R², computed in the predictions' own precision as the original did."""
+    """MSE, RMSE and R², computed in the predictions' own precision as the original did.
+
+    Parameters
+    ----------
+    y_true : numpy.ndarray
+        Shape (courses,): observed effectiveness.
+    y_pred : numpy.ndarray
+        Shape (courses,): predicted effectiveness.
+
+    Returns
+    -------
+    dict of str to float
+        ``mse``, ``rmse`` and ``r2``.
+    """
     mse = mean_squared_error(y_true, y_pred)
     return {"mse": float(mse), "rmse": float(np.sqrt(mse)), "r2": float(r2_score(y_true, y_pred))}
 
@@ -186,13 +330,40 @@ def count_baseline(train: pd.DataFrame, modules: Sequence[str], alpha: float = 1
     """Ridge on module counts and length, fitted on ``train``: the order-blind yardstick (04_evaluation).
 
     The CLI fits it on train + validation courses, all the data the network learns from.
+
+    Parameters
+    ----------
+    train : pandas.DataFrame
+        Courses with ``modules`` and ``effectiveness`` columns.
+    modules : sequence of str
+        Modules to count, one feature each (e.g. ``vocab.modules``); others count only towards the length.
+    alpha : float, default=1.0
+        Ridge's regularisation strength.
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        The fitted pipeline; its ``predict`` takes a column of courses (e.g. ``test["modules"]``) and returns
+        shape (courses,).
     """
     features = FunctionTransformer(count_features, kw_args={"modules": tuple(modules)})
     return make_pipeline(features, Ridge(alpha=alpha)).fit(train["modules"], train["effectiveness"].to_numpy())
 
 
 def prefixes_and_next(courses: pd.Series | Sequence[Sequence[str]]) -> tuple[list[tuple[str, ...]], list[str]]:
-    """Every prefix of every course that has a following module, with that module (05_module_embeddings)."""
+    """Every prefix of every course that has a following module, with that module (05_module_embeddings).
+
+    Parameters
+    ----------
+    courses : pandas.Series or sequence of sequence of str
+        Courses as module names, e.g. a table's ``modules`` column.
+
+    Returns
+    -------
+    tuple of (list of tuple of str, list of str)
+        The prefixes and the module that follows each, aligned: a course of ``L`` modules gives ``L - 1`` pairs,
+        course by course, shortest prefix first.
+    """
     prefixes, following = [], []
     for course in courses:
         for t in range(1, len(course)):
@@ -203,16 +374,36 @@ def prefixes_and_next(courses: pd.Series | Sequence[Sequence[str]]) -> tuple[lis
 
 def next_module_probabilities(model: SequenceModel, courses: pd.DataFrame, vocab: Vocabulary,
                               batch_size: int = 256) -> np.ndarray:
-    """The next-module head's distribution (columns: ``vocab.modules``) for each prefix of ``prefixes_and_next``."""
+    """The next-module head's distribution (columns: ``vocab.modules``) for each prefix of ``prefixes_and_next``.
+
+    Parameters
+    ----------
+    model : SequenceModel
+        A model with a next-module head (``forward_with_next``); it is put in eval mode, and the batches are moved
+        to its device.
+    courses : pandas.DataFrame
+        Course table with a ``modules`` column.
+    vocab : Vocabulary
+        The vocabulary the model was trained with.
+    batch_size : int, default=256
+        Courses per forward pass.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (prefixes, len(vocab.modules)), float64, rows summing to 1, in the order of
+        ``prefixes_and_next(courses["modules"])``.
+    """
     model.eval()
+    device = next(model.parameters()).device
     rows = []
     with torch.inference_mode():
         for padded, lengths, _ in make_loader(courses, vocab, batch_size, shuffle=False):
-            _, logits = model.forward_with_next(padded, lengths)
+            _, logits = model.forward_with_next(padded.to(device), lengths)
             probabilities = torch.softmax(logits[:, :, 1:], dim=-1)  # padding is never a next module
             for row, length in enumerate(lengths.tolist()):
                 rows.append(probabilities[row, : length - 1])
-    return torch.cat(rows).numpy().astype(np.float64)
+    return torch.cat(rows).cpu().numpy().astype(np.float64)
 
 
 def similarity_next_probabilities(embeddings: pd.DataFrame, prefixes: Sequence[Sequence[str]],
@@ -220,6 +411,21 @@ def similarity_next_probabilities(embeddings: pd.DataFrame, prefixes: Sequence[S
     """The original description's idea: compare the prefix's mean embedding with every module's (cosine).
 
     A softmax with ``temperature`` turns the similarities into a distribution, so it can be scored like a head.
+
+    Parameters
+    ----------
+    embeddings : pandas.DataFrame
+        One row per module (index: module names), one column per embedding dimension, as from
+        :func:`embeddings.embedding_table`.
+    prefixes : sequence of sequence of str
+        Non-empty prefixes of modules in ``embeddings.index``.
+    temperature : float
+        Softmax temperature: smaller gives a sharper distribution (see :func:`fit_similarity_temperature`).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (prefixes, modules), float64, rows summing to 1, columns in ``embeddings.index`` order.
     """
     vectors = embeddings.to_numpy(dtype=np.float64)  # float64: mathematically tied similarities stay tied to 1e-15
     unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -231,7 +437,23 @@ def similarity_next_probabilities(embeddings: pd.DataFrame, prefixes: Sequence[S
 
 def fit_similarity_temperature(embeddings: pd.DataFrame, prefixes: Sequence[Sequence[str]],
                                following: Sequence[str]) -> float:
-    """The temperature that makes the similarity ranking most likely on these (validation) prefixes."""
+    """The temperature that makes the similarity ranking most likely on these (validation) prefixes.
+
+    Parameters
+    ----------
+    embeddings : pandas.DataFrame
+        One row per module (index: module names), one column per embedding dimension.
+    prefixes : sequence of sequence of str
+        Non-empty prefixes, e.g. from :func:`prefixes_and_next`.
+    following : sequence of str
+        The module that actually followed each prefix.
+
+    Returns
+    -------
+    float
+        The temperature that minimises the mean negative log-likelihood of ``following``, searched between
+        ``exp(-5)`` and ``exp(3)`` (about 0.007 to 20).
+    """
     from scipy.optimize import minimize_scalar
 
     columns = [embeddings.index.get_loc(m) for m in following]
@@ -255,10 +477,19 @@ def top_k_hit_rate(probabilities: np.ndarray, actual: np.ndarray, k: int, tie_to
 
     Parameters
     ----------
-    probabilities : (rows, columns) scores, larger is better.
-    actual : (rows,) column index of the right answer in each row.
-    k : how many top columns count as a hit.
-    tie_tolerance : scores within this of the right answer's count as tied with it.
+    probabilities : numpy.ndarray
+        Shape (rows, columns): scores, larger is better.
+    actual : numpy.ndarray
+        Shape (rows,), integer: the column index of the right answer in each row.
+    k : int
+        How many top columns count as a hit.
+    tie_tolerance : float, default=1e-9
+        Scores within this of the right answer's count as tied with it.
+
+    Returns
+    -------
+    float
+        Share of rows that are hits, in [0, 1].
     """
     rows = np.arange(len(actual))
     right = probabilities[rows, actual][:, None]
@@ -273,6 +504,28 @@ def next_module_scores(probabilities: np.ndarray, following: Sequence[str], trut
     """Top-1/top-3 accuracy against the module that actually came next, beside the oracle's, and KL(truth ‖ model).
 
     ``truth`` is the simulator's next-module distribution for the same prefixes, columns in ``modules`` order.
+
+    Parameters
+    ----------
+    probabilities : numpy.ndarray
+        Shape (prefixes, modules): the model's next-module distribution, columns in ``modules`` order.
+    following : sequence of str
+        The module that actually came next after each prefix.
+    truth : numpy.ndarray
+        Shape (prefixes, modules): the simulator's next-module distribution for the same prefixes.
+    modules : sequence of str
+        Column order of ``probabilities`` and ``truth`` (e.g. ``vocab.modules``).
+
+    Returns
+    -------
+    dict of str to float
+        ``top1`` and ``top3`` (the model), ``top1_oracle`` and ``top3_oracle`` (``truth`` ranked the same way), and
+        ``kl``: the mean KL(truth ‖ model) over prefixes in nats, model probabilities clipped at 1e-12.
+
+    Raises
+    ------
+    ValueError
+        If a module of ``following`` is not in ``modules``.
     """
     actual = np.array([list(modules).index(m) for m in following])
 
@@ -291,14 +544,25 @@ def draw_training_set(pool: pd.DataFrame, n: int, seed: int, val_share: float = 
 
     Parameters
     ----------
-    pool : courses to draw from.
-    n : how many to draw; at most ``len(pool)``.
-    seed : ``random_state`` of the draw.
-    val_share : share of the drawn courses for validation (at least one course).
+    pool : pandas.DataFrame
+        Courses to draw from.
+    n : int
+        How many to draw; at most ``len(pool)``.
+    seed : int
+        ``random_state`` of the draw.
+    val_share : float, default=0.2
+        Share of the drawn courses kept for validation, rounded, at least one course.
 
     Returns
     -------
-    ``{"train": ..., "val": ...}``, as the training functions take them.
+    dict of str to pandas.DataFrame
+        ``{"train": ..., "val": ...}``, as the training functions take them; the index runs 0 to ``n - 1`` over
+        both, validation rows first.
+
+    Raises
+    ------
+    ValueError
+        If ``n`` exceeds ``len(pool)``.
     """
     if n > len(pool):
         raise ValueError(f"training size {n} exceeds the {len(pool)} courses in the pool")
@@ -314,6 +578,34 @@ def learning_curve(fit: Callable[[dict[str, pd.DataFrame], int], SequenceModel],
 
     Each draw takes ``n`` courses at random (``random_state=seed``), keeps ``val_share`` of them for early stopping,
     and scores on the fixed ``test`` table, so sizes and seeds differ only in what the model learns from.
+
+    Parameters
+    ----------
+    fit : callable
+        ``fit(parts, seed) -> model``: trains on a ``{"train": ..., "val": ...}`` dict from
+        :func:`draw_training_set` and returns a :class:`SequenceModel`.
+    pool : pandas.DataFrame
+        Courses to draw the training sets from.
+    test : pandas.DataFrame
+        Fixed test courses with ``modules`` and ``effectiveness`` columns.
+    vocab : Vocabulary
+        The vocabulary the models use.
+    sizes : sequence of int
+        Numbers of courses ``n`` to draw (training plus validation), each at most ``len(pool)``.
+    seeds : sequence of int
+        Seeds of the draws, also passed to ``fit``.
+    val_share : float, default=0.2
+        Share of each draw kept for early stopping.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per size and seed (sizes outer), columns ``n``, ``seed`` and ``r2``.
+
+    Raises
+    ------
+    ValueError
+        If a size exceeds ``len(pool)``.
     """
     too_big = [n for n in sizes if n > len(pool)]
     if too_big:
@@ -328,7 +620,19 @@ def learning_curve(fit: Callable[[dict[str, pd.DataFrame], int], SequenceModel],
 
 
 def learning_curve_summary(runs: pd.DataFrame | list[dict]) -> pd.DataFrame:
-    """Mean and sample sd of R² over seeds, per starting point and size, in the order the starts first appear."""
+    """Mean and sample sd of R² over seeds, per starting point and size, in the order the starts first appear.
+
+    Parameters
+    ----------
+    runs : pandas.DataFrame or list of dict
+        One run per row (or dict) with ``start``, ``n`` and ``r2``, e.g. :func:`learning_curve`'s rows with a
+        ``start`` column added.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per start and size, columns ``start``, ``n``, ``mean``, ``sd`` (NaN for a single seed) and ``seeds``.
+    """
     runs = pd.DataFrame(runs)
     summary = runs.groupby(["start", "n"], sort=False)["r2"].agg(mean="mean", sd="std", seeds="count")
     return summary.reset_index()
@@ -338,6 +642,19 @@ def courses_needed(summary: pd.DataFrame, baseline: str = "random") -> pd.Series
     """Per start: the fewest courses whose mean R² reaches ``baseline``'s mean R² at its largest size (NaN: never).
 
     The transfer-learning target reads this against that largest size (07_transfer_learning).
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        Columns ``start``, ``n`` and ``mean``, as from :func:`learning_curve_summary`.
+    baseline : str, default="random"
+        The start whose mean R² at its largest size sets the bar.
+
+    Returns
+    -------
+    pandas.Series
+        Indexed by start, in the order the starts first appear: the smallest ``n`` whose mean reaches the bar, NaN
+        where none does; named ``"courses to reach {baseline} at n={largest size}"``.
     """
     reference = summary[summary["start"] == baseline].sort_values("n").iloc[-1]
     reached = summary[summary["mean"] >= reference["mean"]]

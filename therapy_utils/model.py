@@ -37,7 +37,46 @@ def require(config: object, name: str, condition: bool, allowed: str) -> None:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Model shape; the defaults are the original script's (02_embedding_lstm_model)."""
+    """Model shape; the defaults are the original script's (02_embedding_lstm_model).
+
+    Attributes
+    ----------
+    embedding_dim : int, default=32
+        Length of each module's embedding vector; a multiple of 4 for the Transformer.
+    hidden_dim : int, default=64
+        Width of the encoder: LSTM/GRU state, CNN channels or Transformer feed-forward layer.
+    num_layers : int, default=1
+        Stacked encoder layers (recurrent or Transformer).
+    dropout : float, default=0.2
+        Dropout probability in [0, 1): before the head, between stacked recurrent layers, in the Transformer.
+    next_module_weight : float, default=0.0
+        > 0 adds a next-module head, trained jointly with this loss weight (original LSTM only).
+    embedding_init_std : float or None, default=None
+        Standard deviation of the initial embeddings; None keeps PyTorch's N(0, 1).
+    architecture : str, default="lstm"
+        Encoder: "lstm", "gru", "cnn" or "transformer".
+    bidirectional : bool, default=False
+        Recurrent encoders read each course both ways.
+    reverse : bool, default=False
+        Read each course from its last module to its first.
+    pooling : str, default="last"
+        "+"-joined summaries of the encoder's outputs: "last" (recurrent only), "mean", "sum", "max", "attention".
+    positional : bool, default=False
+        Add learned position embeddings to the module embeddings.
+    kernel_size : int, default=3
+        CNN only: how many neighbouring modules one filter sees; odd.
+    head_hidden : int, default=0
+        0 for a linear head; > 0 for one hidden ReLU layer of this width.
+    max_length : int, default=64
+        Longest course the position embeddings cover.
+    ensemble_size : int, default=1
+        > 1 averages the predictions of that many models trained from different starts.
+
+    Raises
+    ------
+    ValueError
+        When a field is out of its range or the combination cannot be built; the message names the field.
+    """
 
     embedding_dim: int = 32
     hidden_dim: int = 64
@@ -299,6 +338,16 @@ def torch_rng(generator: torch.Generator):
     This swaps ``generator``'s state in, restores the global state afterwards and advances
     ``generator`` by what the block drew, so callers pass explicit generators and nothing
     global leaks, while the draws stay exactly those of the original script.
+
+    Parameters
+    ----------
+    generator : torch.Generator
+        A CPU generator; the block draws from it and it is advanced by what the block drew.
+
+    Yields
+    ------
+    None
+        Control to the ``with`` block, with torch's global CPU generator set to ``generator``'s state.
     """
     with torch.random.fork_rng(devices=[]):
         torch.set_rng_state(generator.get_state())
@@ -309,7 +358,22 @@ def torch_rng(generator: torch.Generator):
 
 
 def build_model(vocab_size: int, config: ModelConfig, generator: torch.Generator) -> SequenceModel:
-    """A freshly initialised model whose weights come from ``generator`` (02_embedding_lstm_model)."""
+    """A freshly initialised model whose weights come from ``generator`` (02_embedding_lstm_model).
+
+    Parameters
+    ----------
+    vocab_size : int
+        Rows of the embedding table: ``len(vocab)``, the modules plus the padding index 0.
+    config : ModelConfig
+        The model's shape; it picks the class (original LSTM, general regressor or ensemble).
+    generator : torch.Generator
+        CPU generator the initial weights are drawn from; it is advanced by the draws.
+
+    Returns
+    -------
+    SequenceModel
+        A :class:`TherapySequenceModel`, :class:`SequenceRegressor` or :class:`EnsembleModel`, in training mode.
+    """
     with torch_rng(generator):
         return _make_model(vocab_size, config)
 
@@ -334,7 +398,22 @@ def _atomic_write(path: Path, write) -> None:
 
 
 def save_checkpoint(model: TherapySequenceModel, vocab: Vocabulary, directory: str | Path) -> Path:
-    """Save ``model.pt`` (state dict) and ``model.json`` (config + vocabulary) in ``directory`` (03_training)."""
+    """Save ``model.pt`` (state dict) and ``model.json`` (config + vocabulary) in ``directory`` (03_training).
+
+    Parameters
+    ----------
+    model : TherapySequenceModel
+        Any model of the series (it needs a ``config``); its weights are saved on the CPU.
+    vocab : Vocabulary
+        The vocabulary the model was trained with, saved beside the config.
+    directory : str or Path
+        Folder to write into; created if missing. Each file is written atomically.
+
+    Returns
+    -------
+    Path
+        ``directory``.
+    """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     meta = {"format": CHECKPOINT_FORMAT, "config": asdict(model.config), "vocabulary": list(vocab.modules)}
@@ -359,7 +438,30 @@ def _read_meta(path: Path) -> tuple[ModelConfig, Vocabulary]:
 
 def load_checkpoint(directory: str | Path, expected_vocab: Vocabulary | None = None,
                     device: str | torch.device = "cpu") -> tuple[TherapySequenceModel, Vocabulary]:
-    """Rebuild a saved model; refuse files that are corrupt, foreign, or for another vocabulary (03_training)."""
+    """Rebuild a saved model; refuse files that are corrupt, foreign, or for another vocabulary (03_training).
+
+    Parameters
+    ----------
+    directory : str or Path
+        Folder holding ``model.pt`` and ``model.json`` (:func:`save_checkpoint`).
+    expected_vocab : Vocabulary or None, default=None
+        When given, the checkpoint's vocabulary must equal it.
+    device : str or torch.device, default="cpu"
+        Where the rebuilt model is placed.
+
+    Returns
+    -------
+    model : TherapySequenceModel
+        The rebuilt model (of the class its config names), in evaluation mode.
+    vocab : Vocabulary
+        The vocabulary saved with it.
+
+    Raises
+    ------
+    ValueError
+        When the description or weights are unreadable, do not match the config, or the vocabulary differs from
+        ``expected_vocab``. (A missing file raises FileNotFoundError.)
+    """
     directory = Path(directory)
     weights, meta_path = directory / "model.pt", directory / "model.json"
     for path in (weights, meta_path):

@@ -18,7 +18,21 @@ from therapy_utils.truth import expected_effectiveness, interventional_effective
 
 
 def truth_scorer(params: SimulatorParams, interventional: bool = True) -> Scorer:
-    """The simulator as a scorer: by default what a course does when assigned (the causal answer)."""
+    """The simulator as a scorer: by default what a course does when assigned (the causal answer).
+
+    Parameters
+    ----------
+    params : SimulatorParams
+        The simulator whose exact expectations score the courses.
+    interventional : bool, default=True
+        True: E[effectiveness | do(course)] (``truth.interventional_effectiveness``); False: E[effectiveness |
+        course] as observed in the records (``truth.expected_effectiveness``).
+
+    Returns
+    -------
+    Scorer
+        A function from a list of courses (tuples of module names) to their scores, shape (courses,).
+    """
     truth = interventional_effectiveness if interventional else expected_effectiveness
     return lambda courses: truth(params, list(courses))
 
@@ -39,6 +53,30 @@ def beam_search(score: Scorer, modules: Sequence[str], length: int, opening: Seq
 
     Each step extends every kept course by every module and keeps the ``beam_width`` best by ``score``
     of the course so far. Wide enough (``len(modules) ** (length - 1)``) it is exhaustive.
+
+    Parameters
+    ----------
+    score : Scorer
+        Maps a list of courses (tuples of module names) to one score each, e.g. ``evaluate.model_scorer``.
+    modules : Sequence[str]
+        The modules a course may use, at every position.
+    length : int
+        Number of sessions in the finished course, opening included.
+    opening : Sequence[str], default=()
+        Modules the course must start with.
+    beam_width : int, default=200
+        How many partial courses to keep after each step.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``course`` (tuple of module names) and ``score`` (float), best first; at most ``beam_width``
+        rows (a single row, the opening, when it already has ``length`` modules).
+
+    Raises
+    ------
+    ValueError
+        If the opening uses a module not in ``modules``, or ``length`` is below 1 or shorter than the opening.
     """
     beams = [_check(modules, length, opening)]
     for _ in range(length - len(beams[0])):
@@ -51,7 +89,30 @@ def beam_search(score: Scorer, modules: Sequence[str], length: int, opening: Seq
 
 
 def brute_force(score: Scorer, modules: Sequence[str], length: int, opening: Sequence[str] = ()) -> pd.DataFrame:
-    """Every completion scored, best first: the check on beam search for short courses."""
+    """Every completion scored, best first: the check on beam search for short courses.
+
+    Parameters
+    ----------
+    score : Scorer
+        Maps a list of courses (tuples of module names) to one score each.
+    modules : Sequence[str]
+        The modules a course may use, at every position.
+    length : int
+        Number of sessions in the finished course, opening included.
+    opening : Sequence[str], default=()
+        Modules the course must start with.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``course`` (tuple of module names) and ``score`` (float), best first; one row for each of the
+        ``len(modules) ** (length - len(opening))`` completions.
+
+    Raises
+    ------
+    ValueError
+        If the opening uses a module not in ``modules``, or ``length`` is below 1 or shorter than the opening.
+    """
     opening = _check(modules, length, opening)
     courses = [opening + tail for tail in product(modules, repeat=length - len(opening))]
     scores = np.asarray(score(courses))
@@ -66,6 +127,31 @@ def regret_table(model: Scorer, truth: Scorer, modules: Sequence[str], lengths: 
     regret = truth(best course under the truth) − truth(model's course). Both searches use the same beam, so
     regret measures the model, not the search; the true optimum is itself a beam search's answer (exact for
     short courses, see the tests), and a model's course that the truth rates higher counts as regret 0.
+
+    Parameters
+    ----------
+    model : Scorer
+        The scorer whose best course is recommended, e.g. ``evaluate.model_scorer``.
+    truth : Scorer
+        The scorer that judges, e.g. :func:`truth_scorer`.
+    modules : Sequence[str]
+        The modules a course may use.
+    lengths : Sequence[int]
+        Course lengths to search, each at least 1.
+    beam_width : int, default=200
+        Beam width of both searches (see :func:`beam_search`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per length with columns ``length``, ``model_course`` and ``true_optimum`` (modules joined by
+        spaces), ``model_predicted`` (the model's score of its course), ``model_course_true`` and
+        ``true_optimum_value`` (true scores) and ``regret`` (their difference, at least 0).
+
+    Raises
+    ------
+    ValueError
+        If a length is below 1.
     """
     rows = []
     for length in lengths:
@@ -85,6 +171,20 @@ def module_effects(score: Scorer, courses: Sequence[Sequence[str]], modules: Seq
 
     Under the interventional truth this is the module's causal effect; under a model trained on observational
     data it is what the model learned, confounding included (09_optimizing_courses).
+
+    Parameters
+    ----------
+    score : Scorer
+        Maps a list of courses (tuples of module names) to one score each.
+    courses : Sequence[Sequence[str]]
+        The courses to append each module to, e.g. the test courses.
+    modules : Sequence[str]
+        The modules whose effect to measure.
+
+    Returns
+    -------
+    pandas.Series
+        Named ``effect``, indexed by ``module``: mean of ``score(course + (module,)) - score(course)`` over courses.
     """
     courses = [tuple(c) for c in courses]
     base = np.asarray(score(courses))
@@ -93,7 +193,18 @@ def module_effects(score: Scorer, courses: Sequence[Sequence[str]], modules: Seq
 
 
 def severity_token(level: float) -> str:
-    """The pseudo-module that carries a patient's baseline severity into a course: ``severity=1`` etc."""
+    """The pseudo-module that carries a patient's baseline severity into a course: ``severity=1`` etc.
+
+    Parameters
+    ----------
+    level : float
+        The severity level, e.g. 0.0 or 1.0 (``SimulatorParams.severity_levels``).
+
+    Returns
+    -------
+    str
+        ``"severity="`` followed by the level in ``:g`` format (``1.0`` gives ``"severity=1"``).
+    """
     return f"severity={level:g}"
 
 
@@ -102,6 +213,21 @@ def with_severity_tokens(courses: pd.DataFrame) -> pd.DataFrame:
 
     Severity is known before treatment starts (a baseline covariate); the first position is a simple way to
     give it to any model of this series without changing the model.
+
+    Parameters
+    ----------
+    courses : pandas.DataFrame
+        A course table with columns ``modules`` (a sequence of module names per course) and ``severity``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy whose ``modules`` are tuples that start with :func:`severity_token` of the course's severity.
+
+    Raises
+    ------
+    ValueError
+        If ``courses`` has no ``severity`` column.
     """
     if "severity" not in courses.columns:
         raise ValueError("the course table has no 'severity' column to adjust for")
@@ -116,6 +242,26 @@ def standardized_scorer(score: Scorer, levels: Sequence[float], probabilities: S
 
     ``score`` sees courses that start with a severity token; the result scores plain courses as if assigned to
     everyone, which is what a recommendation needs.
+
+    Parameters
+    ----------
+    score : Scorer
+        A scorer of courses that start with a :func:`severity_token`, e.g. a model trained on
+        :func:`with_severity_tokens` records.
+    levels : Sequence[float]
+        The severity levels to average over.
+    probabilities : Sequence[float]
+        The population's share of each level, in the order of ``levels``; must sum to 1.
+
+    Returns
+    -------
+    Scorer
+        Scores plain courses as ``sum(p * score(token(level) + course))`` over the levels, shape (courses,).
+
+    Raises
+    ------
+    ValueError
+        If ``probabilities`` do not sum to 1.
     """
     if not np.isclose(sum(probabilities), 1.0):
         raise ValueError(f"severity probabilities {list(probabilities)} do not sum to 1")
@@ -133,6 +279,25 @@ def length_curve(score: Scorer, courses: Sequence[Sequence[str]], lengths: Seque
 
     With :func:`truth_scorer` this is E[effectiveness | do(L sessions)]: exact over patients, a Monte Carlo
     average over the courses given. With a model it is what the model expects L sessions to do.
+
+    Parameters
+    ----------
+    score : Scorer
+        Maps a list of courses (tuples of module names) to one score each.
+    courses : Sequence[Sequence[str]]
+        The courses to cut, each at least as long as the longest of ``lengths``.
+    lengths : Sequence[int]
+        Course lengths (numbers of sessions) to cut to, e.g. ``range(4, 21)``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``length``, with columns ``mean`` (mean score over courses) and ``se`` (its standard error).
+
+    Raises
+    ------
+    ValueError
+        If a length exceeds the length of some course.
     """
     short = [length for length in lengths if any(len(c) < length for c in courses)]
     if short:

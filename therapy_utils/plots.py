@@ -24,18 +24,52 @@ GROUP_COLOURS: dict[str, tuple[float, float, float]] = dict(zip(GROUP_ORDER, sns
 
 def group_palette(groups: Iterable[str]) -> dict[str, tuple[float, float, float]]:
     """Colours for these group names: :data:`GROUP_COLOURS` for the realistic preset's, further tab10 colours for
-    any other (a flowchart population's, a user's), in order of appearance (01_simulate_therapy_courses, 05)."""
+    any other (a flowchart population's, a user's), in order of appearance (01_simulate_therapy_courses, 05).
+
+    Parameters
+    ----------
+    groups : Iterable[str]
+        Group names; repeats are allowed and count once (e.g. ``groups.values()`` of a module-to-group map).
+
+    Returns
+    -------
+    dict[str, tuple[float, float, float]]
+        One RGB colour per distinct group name, in order of first appearance.
+    """
     spare = iter(sns.color_palette("tab10", 10)[len(GROUP_ORDER):] + sns.color_palette("Set2", 8))
     return {name: GROUP_COLOURS[name] if name in GROUP_COLOURS else next(spare) for name in dict.fromkeys(groups)}
 
 
 def group_handles(groups: Iterable[str]) -> list[Patch]:
-    """Legend entries (coloured squares) for these groups, e.g. for a clustermap's row colours (05)."""
+    """Legend entries (coloured squares) for these groups, e.g. for a clustermap's row colours (05).
+
+    Parameters
+    ----------
+    groups : Iterable[str]
+        Group names; repeats count once. Colours come from :func:`group_palette`.
+
+    Returns
+    -------
+    list[matplotlib.patches.Patch]
+        One patch per distinct group, labelled with its name, in order of first appearance.
+    """
     return [Patch(color=colour, label=name) for name, colour in group_palette(groups).items()]
 
 
 def plot_losses(history: pd.DataFrame, ax, title: str, log_scale: bool = False) -> None:
-    """Training and validation loss per epoch from a history table, on ``ax`` (03_training)."""
+    """Training and validation loss per epoch from a history table, on ``ax`` (03_training).
+
+    Parameters
+    ----------
+    history : pandas.DataFrame
+        One row per epoch with columns ``epoch``, ``train_loss`` and ``val_loss`` (as ``train`` records it).
+    ax : matplotlib.axes.Axes
+        The axes to draw on.
+    title : str
+        The axes' title.
+    log_scale : bool, default=False
+        Whether to draw the loss on a log y-axis.
+    """
     curves = history.melt("epoch", ["train_loss", "val_loss"], var_name="split", value_name="loss")
     curves["split"] = curves["split"].map({"train_loss": "training", "val_loss": "validation"})
     sns.lineplot(data=curves, x="epoch", y="loss", hue="split", ax=ax)
@@ -43,7 +77,24 @@ def plot_losses(history: pd.DataFrame, ax, title: str, log_scale: bool = False) 
 
 
 def training_figure(history: pd.DataFrame, y_true: np.ndarray, y_pred: np.ndarray, r2: float) -> Figure:
-    """Loss curves beside predicted-vs-actual on the test courses: the original's first figure."""
+    """Loss curves beside predicted-vs-actual on the test courses: the original's first figure.
+
+    Parameters
+    ----------
+    history : pandas.DataFrame
+        One row per epoch with columns ``epoch``, ``train_loss`` and ``val_loss``.
+    y_true : numpy.ndarray
+        Actual effectiveness of the test courses, shape (courses,).
+    y_pred : numpy.ndarray
+        The model's predictions for the same courses, shape (courses,).
+    r2 : float
+        Test R², shown in the scatter plot's title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Two panels: loss per epoch, and predicted vs actual with the diagonal of perfect prediction.
+    """
     fig = Figure(figsize=(10, 4.5), dpi=100)
     loss_ax, pred_ax = fig.subplots(1, 2)
     plot_losses(history, loss_ax, "Training and validation loss")
@@ -59,7 +110,23 @@ def training_figure(history: pd.DataFrame, y_true: np.ndarray, y_pred: np.ndarra
 
 def embedding_map_figure(coords: pd.DataFrame, groups: Mapping[str, str] | None = None,
                          title: str = "Therapy module embeddings (t-SNE)") -> Figure:
-    """Modules as labelled points in 2-D, coloured by group when the truth is known."""
+    """Modules as labelled points in 2-D, coloured by group when the truth is known.
+
+    Parameters
+    ----------
+    coords : pandas.DataFrame
+        One row per module (index: module names) with columns ``x`` and ``y``, e.g. from
+        ``embeddings.project_2d``; ``coords.attrs["axis_labels"]``, if set, labels the axes.
+    groups : Mapping[str, str] or None, default=None
+        True group of each module; colours the points and adds a legend. None: one colour, no legend.
+    title : str, default="Therapy module embeddings (t-SNE)"
+        The figure's title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One scatter plot, each point labelled with its module name.
+    """
     fig = Figure(figsize=(7, 6), dpi=100)
     ax = fig.subplots()
     hue = [groups.get(m, "?") for m in coords.index] if groups else None
@@ -81,6 +148,18 @@ def label_offsets(coords: pd.DataFrame, min_gap: float = 0.05) -> dict[str, tupl
 
     Each label takes the first side — upper right, upper left, lower right, lower left — where it lands at least
     ``min_gap`` (a share of the plot's span) from the labels placed so far and from every other point.
+
+    Parameters
+    ----------
+    coords : pandas.DataFrame
+        Point positions, shape (points, 2), indexed by label (module name).
+    min_gap : float, default=0.05
+        Least distance from a label to other labels and points, as a share of the larger axis span.
+
+    Returns
+    -------
+    dict[str, tuple[int, int]]
+        Per label, its (x, y) text offset in points; upper right when no side is clear.
     """
     sides = [(5, 5), (-14, 5), (5, -15), (-14, -15)]
     points = coords.to_numpy() / (float(np.ptp(coords.to_numpy(), axis=0).max()) or 1.0)
@@ -105,6 +184,23 @@ def learning_curve_figure(runs: pd.DataFrame, oracle_r2: float, reference_r2: fl
     """Test R² against training courses (log x) per starting point, with the oracle's ceiling (07_transfer_learning).
 
     ``reference_r2`` draws a dashed line, e.g. random initialisation's R² with all the data, to read savings off.
+
+    Parameters
+    ----------
+    runs : pandas.DataFrame
+        One row per training run with columns ``n`` (training courses), ``r2`` (test R²) and ``start``
+        (starting point); runs with the same ``n`` and ``start`` (seeds) give the mean and sd band.
+    oracle_r2 : float
+        The oracle's test R², drawn as a dotted ceiling.
+    reference_r2 : float or None, default=None
+        An R² to draw as a dashed line; None draws none.
+    title : str, default="Learning curves on the target task (mean ± sd over seeds)"
+        The figure's title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One panel, one line per starting point, with the sizes in ``runs["n"]`` as x ticks.
     """
     fig = Figure(figsize=(8, 4.8), dpi=100)
     ax = fig.subplots()
@@ -121,11 +217,27 @@ def learning_curve_figure(runs: pd.DataFrame, oracle_r2: float, reference_r2: fl
 
 
 def oracle_share_figure(summary: pd.DataFrame, title: str = "Share of the oracle's R² at n = 500") -> Figure:
-    """One bar per model and preset, mean share of the oracle's R² with the sd over seeds (08_model_comparison)."""
+    """One bar per model and preset, mean share of the oracle's R² with the sd over seeds (08_model_comparison).
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        One row per preset and model with columns ``preset``, ``model``, ``share`` (mean test R² / oracle R²)
+        and ``share_sd`` (its sd over seeds); every preset's rows list the models in the same order.
+    title : str, default="Share of the oracle's R² at n = 500"
+        The figure's title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Horizontal bars per model, coloured by preset, with sd error bars and a dotted line at 1.
+    """
     fig = Figure(figsize=(9, 0.32 * summary["model"].nunique() * summary["preset"].nunique() + 1.5), dpi=100)
     ax = fig.subplots()
     sns.barplot(data=summary, y="model", x="share", hue="preset", ax=ax, orient="h")
-    for container, (_, part) in zip(ax.containers, summary.groupby("preset", sort=False), strict=True):
+    presets = summary.groupby("preset", sort=False)
+    bars = ax.containers[:presets.ngroups]  # the bar containers come first, one per preset (hue level)
+    for container, (_, part) in zip(bars, presets, strict=True):
         centres = [bar.get_y() + bar.get_height() / 2 for bar in container]
         ax.errorbar(part["share"], centres, xerr=part["share_sd"], fmt="none", ecolor="black", lw=1)
     ax.axvline(1.0, color="black", ls=":", lw=1)
@@ -135,7 +247,21 @@ def oracle_share_figure(summary: pd.DataFrame, title: str = "Share of the oracle
 
 
 def oracle_share_curve_figure(curve: pd.DataFrame, title: str = "Share of the oracle's R² vs courses") -> Figure:
-    """Share of the oracle's R² against the number of courses (log x), one panel per preset (08_model_comparison)."""
+    """Share of the oracle's R² against the number of courses (log x), one panel per preset (08_model_comparison).
+
+    Parameters
+    ----------
+    curve : pandas.DataFrame
+        One row per run with columns ``preset``, ``model``, ``n`` (simulated courses) and ``share``
+        (test R² / oracle R²); runs with the same preset, model and ``n`` (seeds) give the mean and sd band.
+    title : str, default="Share of the oracle's R² vs courses"
+        The figure's overall title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One panel per preset (in order of appearance, shared y-axis), one line per model.
+    """
     presets = list(dict.fromkeys(curve["preset"]))
     fig = Figure(figsize=(5 * len(presets), 4.2), dpi=100)
     axes = np.atleast_1d(fig.subplots(1, len(presets), sharey=True))
@@ -152,7 +278,21 @@ def oracle_share_curve_figure(curve: pd.DataFrame, title: str = "Share of the or
 
 
 def regret_figure(table: pd.DataFrame, title: str = "Recommended vs best courses, judged by the truth") -> Figure:
-    """True value of the model's course and of the true optimum per length, and the regret (09_optimizing_courses)."""
+    """True value of the model's course and of the true optimum per length, and the regret (09_optimizing_courses).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per course length with columns ``length``, ``true_optimum_value``, ``model_course_true``
+        and ``regret``, as from ``optimize.regret_table``.
+    title : str, default="Recommended vs best courses, judged by the truth"
+        Title of the left panel.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Two panels: both courses' true values per length, and the regret as bars with a dotted target of 0.02.
+    """
     fig = Figure(figsize=(10, 4), dpi=100)
     values_ax, regret_ax = fig.subplots(1, 2)
     values_ax.plot(table["length"], table["true_optimum_value"], "o-", label="true optimum")
@@ -168,7 +308,21 @@ def regret_figure(table: pd.DataFrame, title: str = "Recommended vs best courses
 
 
 def module_effects_figure(effects: pd.DataFrame, title: str = "What appending each module does") -> Figure:
-    """Each module's mean effect under several scorers, side by side (09_optimizing_courses)."""
+    """Each module's mean effect under several scorers, side by side (09_optimizing_courses).
+
+    Parameters
+    ----------
+    effects : pandas.DataFrame
+        One row per module (index: module names), one column per scorer, each column as from
+        ``optimize.module_effects``.
+    title : str, default="What appending each module does"
+        The figure's title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Grouped bars: per module, one bar per scorer (column), with a line at zero.
+    """
     long = effects.rename_axis("module").reset_index().melt("module", var_name="according to", value_name="effect")
     fig = Figure(figsize=(10, 4), dpi=100)
     ax = fig.subplots()
@@ -185,6 +339,20 @@ def length_curve_figure(curves: pd.DataFrame, observed: pd.Series | None = None,
 
     ``curves`` has columns ``length``, ``mean``, ``se`` and ``source`` (from ``optimize.length_curve``);
     ``observed`` is the records' mean effectiveness per length (09_optimizing_courses).
+
+    Parameters
+    ----------
+    curves : pandas.DataFrame
+        One row per source and length with columns ``length``, ``mean``, ``se`` and ``source``.
+    observed : pandas.Series or None, default=None
+        Mean recorded effectiveness, indexed by course length; None leaves it out.
+    title : str, default="What L sessions do"
+        The figure's title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One line per source with a band of ± 2 standard errors, and ``observed`` as a dotted line.
     """
     fig = Figure(figsize=(8, 4.5), dpi=100)
     ax = fig.subplots()

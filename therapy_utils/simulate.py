@@ -207,6 +207,26 @@ def simulate_courses(params: SimulatorParams, n_sequences: int, seed: int) -> pd
 
     The realistic preset adds the latent ``severity`` column, kept for ground-truth
     lessons; models never see it. Taught in 01_simulate_therapy_courses.
+
+    Parameters
+    ----------
+    params : SimulatorParams
+        The population (:func:`preset_params`); ``params.preset`` picks the original or the Markov generator.
+    n_sequences : int
+        Number of courses; a positive integer.
+    seed : int
+        Seed of the generator(s); the same seed gives the same table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per course: ``course_id`` (0 .. n - 1), ``modules`` (tuple of str), ``effectiveness`` (in [0, 1]);
+        realistic also ``severity``, plus ``responsiveness`` and ``subtype`` when those options are on.
+
+    Raises
+    ------
+    ValueError
+        When ``n_sequences`` is not a positive integer, the preset is unknown, or an option value is invalid.
     """
     if isinstance(n_sequences, bool) or not isinstance(n_sequences, (int, np.integer)) or n_sequences <= 0:
         raise ValueError(f"n_sequences must be a positive integer, got {n_sequences!r}")
@@ -252,6 +272,24 @@ def transition_matrices(params: SimulatorParams) -> tuple[np.ndarray, np.ndarray
     A class is a subtype and a severity level, ``k = subtype * S + severity`` (one subtype when ``params.subtypes``
     is empty, so ``k`` is the severity level). Row ``T[k, i]`` is the flowchart's next-module distribution after
     module ``i``; detours and interim response act on top of it. Taught in 01_simulate_therapy_courses.
+
+    Parameters
+    ----------
+    params : SimulatorParams
+        A realistic-preset population: its groups, flowcharts, motif affinity and severity options.
+
+    Returns
+    -------
+    starts : numpy.ndarray
+        ``(K, V)`` first-module probabilities, ``K = max(len(params.subtypes), 1) * S`` classes (S severity levels),
+        ``V = len(params.modules)``; rows sum to 1.
+    trans : numpy.ndarray
+        ``(K, V, V)`` next-module probabilities; ``trans[k, i]`` sums to 1.
+
+    Raises
+    ------
+    ValueError
+        When a subtype or detour option is invalid (e.g. subtype probabilities that do not sum to 1).
     """
     _check_options(params)
     index = {m: i for i, m in enumerate(params.modules)}
@@ -511,7 +549,27 @@ def _matrix_to_courses(matrix: np.ndarray, modules: tuple[str, ...]) -> list[tup
 
 
 def courses_to_matrix(courses: pd.Series | list, modules: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Integer matrix (−1 padded) and lengths, for vectorised ground-truth arithmetic."""
+    """Integer matrix (−1 padded) and lengths, for vectorised ground-truth arithmetic.
+
+    Parameters
+    ----------
+    courses : pandas.Series or list
+        Courses, each a sequence of module names.
+    modules : tuple of str
+        The simulator's modules (``params.modules``); a module's index in it is its code.
+
+    Returns
+    -------
+    matrix : numpy.ndarray
+        ``(n, T)`` int64 module indices, −1 after each course's end; ``T`` is the longest length (at least 1).
+    lengths : numpy.ndarray
+        ``(n,)`` int64 course lengths.
+
+    Raises
+    ------
+    ValueError
+        When a course holds a module that is not in ``modules`` (the row is named).
+    """
     index = {m: i for i, m in enumerate(modules)}
     courses = list(courses)
     lengths = np.array([len(c) for c in courses], dtype=np.int64)
@@ -535,7 +593,20 @@ def motif_hits(matrix: np.ndarray, params: SimulatorParams, motif: tuple[str, ..
 
 
 def motif_counts(matrix: np.ndarray, params: SimulatorParams) -> np.ndarray:
-    """Occurrences of each motif anywhere in each course, in order: shape ``(n, n_motifs)``."""
+    """Occurrences of each motif anywhere in each course, in order: shape ``(n, n_motifs)``.
+
+    Parameters
+    ----------
+    matrix : numpy.ndarray
+        ``(n, T)`` module indices, −1 padded (:func:`courses_to_matrix`).
+    params : SimulatorParams
+        Supplies ``motifs`` and the ``modules`` order of the indices.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, len(params.motifs))`` int64 counts, overlapping occurrences included, motifs in ``params.motifs`` order.
+    """
     counts = np.zeros((matrix.shape[0], len(params.motifs)), dtype=np.int64)
     for j, motif in enumerate(params.motifs):
         counts[:, j] = motif_hits(matrix, params, motif).sum(axis=1)

@@ -37,7 +37,36 @@ from therapy_utils.simulate import SimulatorParams, preset_params, simulate_cour
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation settings; the defaults are the original script's, improvements are opt-in."""
+    """Optimisation settings; the defaults are the original script's, improvements are opt-in.
+
+    Attributes
+    ----------
+    lr : float, default=1e-3
+        Adam's learning rate; positive.
+    weight_decay : float, default=1e-4
+        Adam's L2 penalty; 0 or positive.
+    batch_size : int, default=16
+        Courses per batch; at least 1.
+    max_epochs : int, default=100
+        Most passes over the training courses; 0 returns the starting point untrained.
+    early_stopping_patience : int, default=20
+        Stop after this many epochs without a lower validation loss; at least 1.
+    lr_patience : int, default=10
+        ReduceLROnPlateau's patience, in epochs without improvement; 0 or more.
+    lr_factor : float, default=0.5
+        ReduceLROnPlateau's factor in (0, 1) that multiplies the learning rate.
+    restore_best : bool, default=False
+        True loads the best-validation weights at the end; False (the original) keeps the last epoch's.
+    weighted_val_loss : bool, default=False
+        True weights the validation loss per course; False (the original) averages per-batch means.
+    bucketing : bool, default=False
+        True uses equal-length batches built once (the fast path); False the original padding DataLoader.
+
+    Raises
+    ------
+    ValueError
+        When a field is out of its range; the message names the field.
+    """
 
     lr: float = 1e-3
     weight_decay: float = 1e-4
@@ -92,7 +121,18 @@ class TrainResult:
 
 
 def select_device(device: str | torch.device | None = None) -> torch.device:
-    """``None``/``"auto"`` picks CUDA when present, else the CPU; anything else is taken as given."""
+    """``None``/``"auto"`` picks CUDA when present, else the CPU; anything else is taken as given.
+
+    Parameters
+    ----------
+    device : str, torch.device or None, default=None
+        ``None`` or ``"auto"``, or any device torch accepts (``"cpu"``, ``"cuda:0"``, ...).
+
+    Returns
+    -------
+    torch.device
+        The device to train on.
+    """
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
@@ -124,54 +164,91 @@ def train_model(model: SequenceModel, train: pd.DataFrame, val: pd.DataFrame, vo
                 config: TrainConfig, generator: torch.Generator, device: str | torch.device | None = "auto",
                 progress: bool = True, log: Callable[[str], None] | None = None,
                 on_epoch: Callable[[dict], None] | None = None) -> TrainResult:
-    """Adam + MSE + ReduceLROnPlateau + early stopping, drawing randomness from ``generator`` only.
+    """Adam + MSE + ReduceLROnPlateau + early stopping, drawing randomness from ``generator`` only (03_training).
 
-    ``log`` receives the original script's progress lines (every 10th epoch, early stop);
-    ``on_epoch`` receives each history row (a widget's progress bar listens there).
-    Taught in 03_training.
+    Parameters
+    ----------
+    model : SequenceModel
+        Trained in place on ``device``, left in eval mode (with the best epoch's weights if ``restore_best``).
+    train, val : pandas.DataFrame
+        Course tables with ``modules`` and ``effectiveness``, encoded by ``vocab`` (Vocabulary).
+    config : TrainConfig
+        The optimisation settings.
+    generator : torch.Generator
+        A CPU generator; every shuffle and dropout mask is drawn from it.
+    device : str, torch.device or None
+        "auto" (or None) takes CUDA when present, else the CPU.
+    progress : bool
+        Show a tqdm bar over the epochs.
+    log, on_epoch : callable or None
+        ``log`` receives the original script's lines (every 10th epoch, early stop); ``on_epoch`` each history row.
+
+    Returns
+    -------
+    TrainResult
+        History (epoch, train_loss, val_loss, lr), epochs run, best epoch, whether it stopped early, seconds.
     """
     device = select_device(device)
     model.to(device)
-    train_loader = make_loader(train, vocab, config.batch_size, shuffle=True, bucketing=config.bucketing)
-    val_loader = make_loader(val, vocab, config.batch_size, shuffle=False, bucketing=config.bucketing)
+    loaders = [make_loader(part, vocab, config.batch_size, shuffle=shuffle, bucketing=config.bucketing)
+               for part, shuffle in ((train, True), (val, False))]
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, patience=config.lr_patience,
                                                            factor=config.lr_factor)
-    rows, best_loss, best_epoch, waited, best_state = [], float("inf"), 0, 0, None
-    start, stopped = time.perf_counter(), False
+    rows, best, start, stopped = [], _Best(), time.perf_counter(), False
     with torch_rng(generator), tqdm(total=config.max_epochs, desc="epochs", disable=not progress) as bar:
         if device.type == "cuda":
             torch.cuda.manual_seed(int(torch.randint(0, 2**62, (1,))))
-        for epoch in range(config.max_epochs):
-            model.train()
-            train_loss = _run_epoch(model, train_loader, device, optimizer, weighted=False)
-            model.eval()
-            with torch.no_grad():
-                val_loss = _run_epoch(model, val_loader, device, None, config.weighted_val_loss)
-            rows.append({"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss,
-                         "lr": optimizer.param_groups[0]["lr"]})
-            scheduler.step(val_loss)
+        for epoch in range(1, config.max_epochs + 1):
+            rows.append(_epoch(model, loaders, device, optimizer, config, epoch))
+            scheduler.step(rows[-1]["val_loss"])
             if on_epoch:
                 on_epoch(rows[-1])
             bar.update(1)
-            bar.set_postfix(train=f"{train_loss:.4f}", val=f"{val_loss:.4f}")
-            if val_loss < best_loss:
-                best_loss, best_epoch, waited = val_loss, epoch + 1, 0
-                if config.restore_best:
-                    best_state = copy.deepcopy(model.state_dict())
-            else:
-                waited += 1
-            if waited >= config.early_stopping_patience:
+            bar.set_postfix(train=f"{rows[-1]['train_loss']:.4f}", val=f"{rows[-1]['val_loss']:.4f}")
+            if best.update(rows[-1]["val_loss"], epoch, model, config.restore_best) >= config.early_stopping_patience:
                 stopped = True
                 if log:
-                    log(f"Early stopping at epoch {epoch + 1}")
+                    log(f"Early stopping at epoch {epoch}")
                 break
-            if log and epoch % 10 == 0:
-                log(f"Epoch [{epoch + 1}/{config.max_epochs}], Train Loss: {train_loss:.4f}, Val Loss: {val_loss:.4f}")
-    if best_state is not None:
-        model.load_state_dict(best_state)
+            if log and epoch % 10 == 1:
+                log(f"Epoch [{epoch}/{config.max_epochs}], Train Loss: {rows[-1]['train_loss']:.4f}, "
+                    f"Val Loss: {rows[-1]['val_loss']:.4f}")
+    if best.state is not None:
+        model.load_state_dict(best.state)
     model.eval()
-    return TrainResult(pd.DataFrame(rows), len(rows), best_epoch, stopped, time.perf_counter() - start)
+    return TrainResult(pd.DataFrame(rows), len(rows), best.epoch, stopped, time.perf_counter() - start)
+
+
+def _epoch(model: SequenceModel, loaders: list, device: torch.device, optimizer: torch.optim.Optimizer,
+           config: TrainConfig, epoch: int) -> dict:
+    """One epoch: a step per shuffled training batch, then the validation loss (no gradients, dropout off)."""
+    model.train()
+    train_loss = _run_epoch(model, loaders[0], device, optimizer, weighted=False)
+    model.eval()
+    with torch.no_grad():
+        val_loss = _run_epoch(model, loaders[1], device, None, config.weighted_val_loss)
+    return {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "lr": optimizer.param_groups[0]["lr"]}
+
+
+@dataclass
+class _Best:
+    """The best validation loss so far, its epoch, its weights (when kept) and the epochs waited since."""
+
+    loss: float = float("inf")
+    epoch: int = 0
+    waited: int = 0
+    state: dict | None = None
+
+    def update(self, val_loss: float, epoch: int, model: SequenceModel, keep_weights: bool) -> int:
+        """Record this epoch; return how many epochs have passed without a new best."""
+        if val_loss < self.loss:
+            self.loss, self.epoch, self.waited = val_loss, epoch, 0
+            if keep_weights:
+                self.state = copy.deepcopy(model.state_dict())
+        else:
+            self.waited += 1
+        return self.waited
 
 
 def fit_new_model(parts: dict[str, pd.DataFrame], vocab: Vocabulary, model_config: ModelConfig,
@@ -181,6 +258,29 @@ def fit_new_model(parts: dict[str, pd.DataFrame], vocab: Vocabulary, model_confi
     The same seed gives the same weights, shuffles and dropout masks as the original script's global seed.
     An ensemble's members are trained one after another from the same generator, each with its own early stop;
     the history then has a ``member`` column. ``train_options`` go to :func:`train_model` (device, progress, ...).
+
+    Parameters
+    ----------
+    parts : dict of str to pandas.DataFrame
+        Course tables by split (:func:`data.split_courses`); ``"train"`` and ``"val"`` are used.
+    vocab : Vocabulary
+        Encodes the modules; ``len(vocab)`` sizes the embedding table.
+    model_config : ModelConfig
+        Shape of the new model.
+    train_config : TrainConfig
+        Optimisation settings.
+    seed : int
+        Seeds the one generator behind the initial weights, shuffles and dropout masks.
+    **train_options
+        Keyword arguments of :func:`train_model`: ``device``, ``progress``, ``log``, ``on_epoch``.
+
+    Returns
+    -------
+    model : SequenceModel
+        The trained model, in eval mode.
+    result : TrainResult
+        Its history; for an ensemble, epochs and seconds summed over members, the latest best epoch, and
+        ``stopped_early`` only when every member stopped early.
     """
     generator = torch.Generator().manual_seed(seed)
     model = build_model(len(vocab), model_config, generator)
@@ -257,6 +357,37 @@ def fit_transfer(start: str, parts: dict[str, pd.DataFrame], vocab: Vocabulary, 
     ``random``: a fresh model of ``pretrained``'s shape; ``frozen``/``fine-tuned embeddings``: fresh LSTM and
     head on top of ``embeddings`` (a table read from a file; by default ``pretrained``'s own), kept fixed or
     trained; ``fine-tuned model``: every pre-trained weight as the starting point. ``pretrained`` is not changed.
+
+    Parameters
+    ----------
+    start : str
+        One of :data:`TRANSFER_STARTS`: "random", "frozen embeddings", "fine-tuned embeddings", "fine-tuned model".
+    parts : dict of str to pandas.DataFrame
+        The target's course tables by split; ``"train"`` and ``"val"`` are used.
+    vocab : Vocabulary
+        The vocabulary shared by the source and target courses.
+    train_config : TrainConfig
+        Optimisation settings (:meth:`TransferSetup.train_config_for` picks one per start).
+    seed : int
+        Seeds the generator for the fresh weights, shuffles and dropout masks.
+    pretrained : SequenceModel
+        The model trained on the source population; its config shapes the new model.
+    embeddings : pandas.DataFrame or None, default=None
+        Embedding table, one row per module (``embeddings.embedding_table``); None takes ``pretrained``'s.
+    **train_options
+        Keyword arguments of :func:`train_model`: ``device``, ``progress``, ``log``, ``on_epoch``.
+
+    Returns
+    -------
+    model : SequenceModel
+        The model trained on the target task, in eval mode.
+    result : TrainResult
+        Its training history.
+
+    Raises
+    ------
+    ValueError
+        When ``start`` is not one of :data:`TRANSFER_STARTS`.
     """
     from therapy_utils.embeddings import embedding_table, use_pretrained_embeddings
 
@@ -317,16 +448,31 @@ def load_or_fit(directory: str | Path, recipe: dict, vocab: Vocabulary,
 
     Parameters
     ----------
-    directory : folder of the checkpoint (``model.pt``, ``model.json``, ``history.csv``, ``training.json``).
-    recipe : JSON-able description of everything that determines the weights; a saved checkpoint whose
+    directory : str or Path
+        Folder of the checkpoint (``model.pt``, ``model.json``, ``history.csv``, ``training.json``).
+    recipe : dict
+        JSON-able description of everything that determines the weights; a saved checkpoint whose
         ``training.json`` differs is refused with the differing keys named, never returned silently.
-    vocab : the vocabulary the data define; a checkpoint for another vocabulary is refused.
-    fit : trains the model when there is no checkpoint (or ``overwrite``).
-    overwrite : train again even if a checkpoint exists.
+    vocab : Vocabulary
+        The vocabulary the data define; a checkpoint for another vocabulary is refused.
+    fit : callable
+        Called without arguments when there is no checkpoint (or ``overwrite``); returns ``(model, TrainResult)``.
+    overwrite : bool, default=False
+        Train again even if a checkpoint exists.
 
     Returns
     -------
-    model, vocabulary and per-epoch history.
+    model : SequenceModel
+        The loaded or newly trained model, on the CPU.
+    vocab : Vocabulary
+        Its vocabulary.
+    history : pandas.DataFrame
+        Per-epoch history (``epoch``, ``train_loss``, ``val_loss``, ``lr``; ``member`` for an ensemble).
+
+    Raises
+    ------
+    ValueError
+        When the saved checkpoint has no ``training.json``, records another recipe, or has another vocabulary.
     """
     directory = Path(directory)
     if not overwrite and (directory / "model.pt").is_file():
@@ -349,6 +495,39 @@ def fit_or_load(courses: pd.DataFrame, directory: str | Path, model_config: Mode
     is loaded only if its ``training.json`` records this very recipe (:func:`training_recipe`). Training is
     deterministic on one machine; on another CPU the float rounding differs in the last bits and a long training
     can end elsewhere, which is why the notebooks load committed checkpoints (``tests/test_checkpoints.py``).
+
+    Parameters
+    ----------
+    courses : pandas.DataFrame
+        Course table (``modules``, ``effectiveness``, optionally ``split``); it defines the vocabulary and the split.
+    directory : str or Path
+        Folder of the checkpoint.
+    model_config : ModelConfig
+        Shape of the model.
+    train_config : TrainConfig
+        Optimisation settings.
+    seed : int
+        Training seed (:func:`fit_new_model`).
+    overwrite : bool, default=False
+        Train again even if a checkpoint exists.
+    progress : bool, default=True
+        Show a progress bar while training.
+    device : str, torch.device or None, default="cpu"
+        Where to train (:func:`select_device`); the returned model is on the CPU either way.
+
+    Returns
+    -------
+    model : SequenceModel
+        The loaded or trained model.
+    vocab : Vocabulary
+        The modules of ``courses``, sorted.
+    history : pandas.DataFrame
+        Per-epoch history.
+
+    Raises
+    ------
+    ValueError
+        When a saved checkpoint was made by another recipe or for another vocabulary (:func:`load_or_fit`).
     """
     vocab = Vocabulary.from_courses(courses["modules"])
     recipe = training_recipe(courses, model_config, train_config, seed)
@@ -365,6 +544,43 @@ def fit_transfer_or_load(start: str, parts: dict[str, pd.DataFrame], vocab: Voca
     The recipe names the starting point, the training config, the seed, the training and validation courses and
     fingerprints of the pre-trained weights and the embedding table, so a checkpoint made from another
     pre-trained model is refused.
+
+    Parameters
+    ----------
+    start : str
+        One of :data:`TRANSFER_STARTS`.
+    parts : dict of str to pandas.DataFrame
+        The target's course tables by split; ``"train"`` and ``"val"`` are used and fingerprinted.
+    vocab : Vocabulary
+        The vocabulary shared by the source and target courses.
+    train_config : TrainConfig
+        Optimisation settings.
+    seed : int
+        Training seed (:func:`fit_transfer`).
+    pretrained : SequenceModel
+        The model trained on the source population; fingerprinted, not changed.
+    embeddings : pandas.DataFrame
+        Embedding table, one row per module; required here, since its fingerprint is part of the recipe.
+    directory : str or Path
+        Folder of the checkpoint.
+    overwrite : bool, default=False
+        Train again even if a checkpoint exists.
+    **train_options
+        Keyword arguments of :func:`train_model`: ``device``, ``progress``, ``log``, ``on_epoch``.
+
+    Returns
+    -------
+    model : SequenceModel
+        The loaded or trained model.
+    vocab : Vocabulary
+        Its vocabulary.
+    history : pandas.DataFrame
+        Per-epoch history.
+
+    Raises
+    ------
+    ValueError
+        When ``start`` is unknown, or a saved checkpoint was made by another recipe (:func:`load_or_fit`).
     """
     recipe = {"start": start, "train_config": asdict(train_config), "seed": seed,
               **{f"{name}_sha256": _digest(parts[name].to_csv(index=False)) for name in ("train", "val")},

@@ -33,7 +33,20 @@ from therapy_utils.simulate import (
 
 
 def clipped_normal_mean(mean: np.ndarray, sd: float) -> np.ndarray:
-    """E[clip(X, 0, 1)] for X ~ N(mean, sd): the clipping the simulators apply, in closed form."""
+    """E[clip(X, 0, 1)] for X ~ N(mean, sd): the clipping the simulators apply, in closed form.
+
+    Parameters
+    ----------
+    mean : numpy.ndarray
+        Means of the unclipped outcome, any shape.
+    sd : float
+        Its standard deviation, positive (an array that broadcasts with ``mean`` works too).
+
+    Returns
+    -------
+    numpy.ndarray
+        The expected clipped values, in [0, 1], shaped like ``mean`` broadcast with ``sd``.
+    """
     mean = np.asarray(mean, dtype=float)
     lo, hi = (0.0 - mean) / sd, (1.0 - mean) / sd
     inside = mean * (norm.cdf(hi) - norm.cdf(lo)) + sd * (norm.pdf(lo) - norm.pdf(hi))
@@ -41,7 +54,22 @@ def clipped_normal_mean(mean: np.ndarray, sd: float) -> np.ndarray:
 
 
 def severity_posterior(params: SimulatorParams, matrix: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """P(severity level | observed modules), shape ``(n, S)``; equals the prior when strength is 0."""
+    """P(severity level | observed modules), shape ``(n, S)``; equals the prior when strength is 0.
+
+    Parameters
+    ----------
+    params : SimulatorParams
+        A realistic-preset population.
+    matrix : numpy.ndarray
+        ``(n, T)`` module indices, −1 padded (:func:`simulate.courses_to_matrix`).
+    lengths : numpy.ndarray
+        ``(n,)`` course lengths.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, len(params.severity_levels))`` posterior probabilities; each row sums to 1.
+    """
     if _uses_flowcharts(params):
         post = _in_chunks(lambda m, n: _flowchart_posterior(params, m, n)[0].sum(axis=(2, 3)), matrix, lengths)
         return post.reshape(len(lengths), -1, len(params.severity_levels)).sum(axis=1)
@@ -59,7 +87,26 @@ def severity_posterior(params: SimulatorParams, matrix: np.ndarray, lengths: np.
 
 
 def expected_effectiveness(params: SimulatorParams, courses: pd.Series | list) -> np.ndarray:
-    """Exact E[effectiveness | course]: the oracle every model is measured against (04_evaluation)."""
+    """Exact E[effectiveness | course]: the oracle every model is measured against (04_evaluation).
+
+    Parameters
+    ----------
+    params : SimulatorParams
+        The population the courses come from.
+    courses : pandas.Series or list
+        Courses, each a sequence of module names from ``params.modules``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n,)`` expected effectiveness in [0, 1], one per course, given what the course reveals about the patient.
+
+    Raises
+    ------
+    ValueError
+        When a course holds a module the simulator lacks, or the options cannot be combined (e.g. a stopping rule
+        with severity).
+    """
     matrix, lengths = courses_to_matrix(courses, params.modules)
     if params.preset == "original":
         return _expected_original(params, matrix, lengths)
@@ -111,6 +158,23 @@ def interventional_effectiveness(params: SimulatorParams, courses: pd.Series | l
     The causal answer a recommendation needs (09_optimizing_courses). It differs from
     :func:`expected_effectiveness` only when severity both steers the modules and lowers outcomes:
     observing a crisis module then also says "this patient is probably severe"; assigning it says nothing.
+
+    Parameters
+    ----------
+    params : SimulatorParams
+        The population whose patients receive the course.
+    courses : pandas.Series or list
+        Courses to assign, each a sequence of module names from ``params.modules``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n,)`` expected effectiveness in [0, 1] if every patient received that course.
+
+    Raises
+    ------
+    ValueError
+        When a course holds a module the simulator lacks, or an option value is invalid.
     """
     matrix, lengths = courses_to_matrix(courses, params.modules)
     if params.preset == "original":
@@ -154,6 +218,23 @@ def next_module_distribution(params: SimulatorParams, prefixes: pd.Series | list
 
     The process is first-order Markov given severity, so the answer mixes the transition
     rows of the last module by the posterior over severity given the prefix.
+
+    Parameters
+    ----------
+    params : SimulatorParams
+        A realistic-preset population.
+    prefixes : pandas.Series or list
+        Non-empty course prefixes, each a sequence of module names from ``params.modules``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, len(params.modules))`` probabilities of the next module; each row sums to 1.
+
+    Raises
+    ------
+    ValueError
+        When the preset is not realistic, a prefix is empty, or a module is not one of the simulator's.
     """
     if params.preset != "realistic":
         raise ValueError(f"next-module ground truth exists for the realistic preset, not {params.preset!r}")

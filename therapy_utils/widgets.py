@@ -48,7 +48,19 @@ def _figure_png(fig: Figure) -> bytes:
 
 class CoursePanel:
     """The course-builder tab: compose a course, see the model's prediction beside the truth, each position's
-    contribution and what to add next (06_interactive_course_builder)."""
+    contribution and what to add next (06_interactive_course_builder).
+
+    Parameters
+    ----------
+    model : SequenceModel
+        The trained model to explore; moved to the CPU and put in eval mode.
+    vocab : Vocabulary
+        Its vocabulary; the module picker offers these modules.
+    params : SimulatorParams or None
+        The simulator behind the "true expected" values; None (or other modules) shows the model alone.
+    max_train_length : int
+        Longest training course; a longer course gets a warning that the model is extrapolating.
+    """
 
     def __init__(self, model: SequenceModel, vocab: Vocabulary, params: SimulatorParams | None,
                  max_train_length: int) -> None:
@@ -157,6 +169,13 @@ class SimulatorPanel:
     A slider redraws once it rests (a debounce timer). Redrawing and retraining share one lock, and retraining
     first cancels a pending redraw and redraws with the sliders' current values, so the model is always trained on
     the courses of the parameters it reports (06_interactive_course_builder).
+
+    Parameters (briefly): ``params`` (SimulatorParams or None) picks the preset and the sliders' start values
+    (None: realistic); ``courses`` (pandas.DataFrame) is the preview until the first redraw; ``model_config``
+    (ModelConfig) and ``train_config`` (TrainConfig) set up retraining, ``max_epochs`` sizing the progress bar;
+    ``seed`` (int) seeds the simulation and the training; ``debounce_seconds`` (float) is how long a slider must
+    rest before a redraw (0 or less: at once); ``on_retrained`` (callable) is called after retraining with the new
+    model, its vocabulary, the simulator parameters and the longest course length.
     """
 
     def __init__(self, params: SimulatorParams | None, courses: pd.DataFrame, model_config: ModelConfig,
@@ -257,6 +276,25 @@ class CourseBuilder:
 
     ``builder`` (:class:`CoursePanel`) and ``simulator`` (:class:`SimulatorPanel`) hold the widgets; retraining in
     the simulator hands the new model to the builder.
+
+    Parameters
+    ----------
+    model : SequenceModel
+        The trained model the builder starts with.
+    vocab : Vocabulary
+        Its vocabulary.
+    params : SimulatorParams or None
+        The simulator behind the truth and the sliders' start values; None: no truth, realistic sliders.
+    courses : pandas.DataFrame
+        The training courses (``modules`` column); their longest length marks where the model extrapolates.
+    model_config : ModelConfig or None, default=None
+        Shape of a retrained model; None is the original ``ModelConfig()``.
+    train_config : TrainConfig, default=TUTORIAL_TRAIN_CONFIG
+        Optimisation settings for retraining.
+    seed : int, default=0
+        Seeds the simulator's previews and retraining.
+    debounce_seconds : float, default=0.4
+        How long a slider must rest before the preview redraws; 0 redraws at once.
     """
 
     def __init__(self, model: SequenceModel, vocab: Vocabulary, params: SimulatorParams | None,
@@ -285,6 +323,20 @@ class CourseRecommender:
 
     Taught in 09_optimizing_courses. The model's course comes from :func:`optimize.beam_search`; the truth
     column is the simulator's interventional expectation, so the gap is the price of trusting the model.
+
+    Parameters
+    ----------
+    model_score : callable
+        Scorer: a list of courses (tuples of module names) to a numpy array of predictions, e.g.
+        :func:`evaluate.model_scorer`; beam search maximises it.
+    truth_score : callable
+        Scorer of the same form giving the true value, e.g. :func:`optimize.truth_scorer`.
+    modules : tuple of str
+        The modules a course may use; the opening accepts only these.
+    lengths : range, default=range(3, 13)
+        Course lengths the slider offers, from ``lengths.start`` to ``lengths.stop - 1``.
+    beam_width : int, default=200
+        Courses kept at each step of :func:`optimize.beam_search`.
     """
 
     def __init__(self, model_score, truth_score, modules: tuple[str, ...], lengths: range = range(3, 13),
