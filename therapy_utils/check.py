@@ -92,6 +92,12 @@ def _scalar(result: object) -> tuple[float | None, Verdict | None]:
     return float(value.reshape(())), None
 
 
+def _call_for_number(function: Callable, *args: object) -> tuple[float | None, Verdict | None]:
+    """Run the learner's function and read its one-number result; any failure becomes the hint."""
+    result, problem = _call(function, *args)
+    return (None, problem) if problem else _scalar(result)
+
+
 def _results(name: str) -> dict:
     """A results file of benchmarks/ (the checks of notebooks 07 and 08 read the saved runs, as the notebooks do)."""
     path = RESULTS / name
@@ -361,10 +367,7 @@ def ex04_r2(function: Callable) -> Verdict:
     rng = np.random.default_rng(6)
     y = rng.uniform(0.2, 0.9, 50)
     for prediction in (y + rng.normal(0, 0.1, 50), np.full(50, y.mean() + 0.1), y[::-1].copy()):
-        result, problem = _call(function, y, prediction)
-        if problem:
-            return problem
-        got, problem = _scalar(result)
+        got, problem = _call_for_number(function, y, prediction)
         if problem:
             return problem
         expected = r2_score(y, prediction)
@@ -429,10 +432,7 @@ def ex05_top_k(function: Callable) -> Verdict:
     rng = np.random.default_rng(8)
     probabilities, actual = rng.dirichlet(np.ones(7), 200), rng.integers(0, 7, 200)
     for k in (1, 3):
-        result, problem = _call(function, probabilities, actual, k)
-        if problem:
-            return problem
-        got, problem = _scalar(result)
+        got, problem = _call_for_number(function, probabilities, actual, k)
         if problem:
             return problem
         expected = evaluate.top_k_hit_rate(probabilities, actual, k)
@@ -576,10 +576,7 @@ def ex08_paired_p(function: Callable) -> Verdict:
     rng = np.random.default_rng(9)
     base = rng.uniform(0.4, 0.8, 5)
     for a in (base + rng.normal(0.05, 0.03, 5), base + rng.normal(0.0, 0.1, 5)):
-        result, problem = _call(function, a, base)
-        if problem:
-            return problem
-        got, problem = _scalar(result)
+        got, problem = _call_for_number(function, a, base)
         if problem:
             return problem
         expected = float(ttest_rel(a, base).pvalue)
