@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 NBVAL := --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env
 
-.PHONY: install run test test-float-order lint lab notebooks clean
+.PHONY: install run test test-float-order lint lab notebooks book clean
 
 $(STAMP): pyproject.toml .ci/constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ notebooks: install  ## re-execute every notebook in place (maintainers, before c
 		../$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=600 \
 			--ExecutePreprocessor.store_widget_state=False \
 			--ExecutePreprocessor.record_timing=False "$$nb" || exit 1; done
+
+book: install  ## the executed notebooks as a static website in notebooks/_build/html (not re-executed; offline)
+	$(VENV)/bin/sphinx-build -q -b html notebooks notebooks/_build/html
+	@echo "open notebooks/_build/html/index.html, or: $(PY) -m http.server -d notebooks/_build/html -b 127.0.0.1"
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .ruff_cache .hypothesis

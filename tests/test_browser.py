@@ -33,11 +33,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture()
-def lab(tmp_path):
-    """JupyterLab on 127.0.0.1 with a token, serving a copy of notebook 06; stopped by PID afterwards."""
-    shutil.copy(REPO / "notebooks" / NOTEBOOK, tmp_path / NOTEBOOK)  # autosave must never touch the original
-    shutil.copytree(REPO / "notebooks" / "checkpoints" / "realistic_lstm", tmp_path / "checkpoints" / "realistic_lstm")
+@pytest.fixture(params=[NOTEBOOK])
+def lab(tmp_path, request):
+    """JupyterLab on 127.0.0.1 with a token, serving a copy of a notebook (06 unless parametrised); stopped by PID."""
+    notebook = request.param
+    shutil.copy(REPO / "notebooks" / notebook, tmp_path / notebook)  # autosave must never touch the original
+    shutil.copytree(REPO / "notebooks" / "checkpoints", tmp_path / "checkpoints")
     (tmp_path / "cfg" / "labconfig").mkdir(parents=True)
     (tmp_path / "cfg" / "labconfig" / "page_config.json").write_text(  # no news toast over the widgets
         '{"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": true}}')
@@ -61,7 +62,7 @@ def lab(tmp_path):
                     log = (tmp_path / "lab.log").read_text()[-2000:]
                     raise RuntimeError(f"JupyterLab did not start: {log}") from None
                 time.sleep(0.5)
-        yield f"http://127.0.0.1:{port}/lab/tree/{NOTEBOOK}?token={token}", tmp_path
+        yield f"http://127.0.0.1:{port}/lab/tree/{notebook}?token={token}", tmp_path
     finally:
         server.terminate()
         try:
@@ -81,7 +82,7 @@ def expected_predictions(folder: Path, course: tuple[str, ...]) -> list[float]:
     return [float(p) for p in evaluate.predict(net, prefixes, vocab)]
 
 
-def run_all_cells(page) -> None:
+def run_all_cells(page, ready: str = ".tb-prediction") -> None:
     """Run → Run All Cells once the kernel is idle; retried while the command is not yet enabled."""
     page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=120_000)
     page.locator(".jp-Notebook .jp-Cell").first.click()  # make the notebook the active panel
@@ -91,7 +92,7 @@ def run_all_cells(page) -> None:
         item.wait_for(state="visible", timeout=10_000)
         if "lm-mod-disabled" not in (item.get_attribute("class") or ""):
             item.click()
-            page.locator(".tb-prediction").wait_for(timeout=120_000)
+            page.locator(ready).wait_for(timeout=120_000)
             return
         page.keyboard.press("Escape")
         page.wait_for_timeout(2_000)
@@ -137,5 +138,28 @@ def test_builder_shows_the_models_prediction_in_jupyterlab(lab):
             page.screenshot(path=str(folder / "failure.png"), full_page=True)
             print(f"browser test failed; screenshot: {folder / 'failure.png'}")
             raise
+        finally:
+            browser.close()
+
+
+@pytest.mark.parametrize("lab", ["09_optimizing_courses.ipynb"], indirect=True)
+def test_recommender_shows_a_course_in_jupyterlab(lab):
+    """Notebook 09's recommender, live: the default length's course appears; its picture stands in for it in the
+    book (``RECOMMENDER_SCREENSHOT`` refreshes notebooks/figures/course_recommender.png)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    url, folder = lab
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch_persistent_context(
+            str(folder / "profile"), executable_path=str(CHROMIUM), headless=True, args=FLAGS,
+            viewport={"width": 1280, "height": 1000})
+        page = browser.new_page()
+        try:
+            page.goto(url)
+            run_all_cells(page, ready=".tr-result")
+            expect(page.locator(".tr-result")).to_contain_text("Recommended:", timeout=60_000)
+            page.locator(".tr-app").screenshot(path=str(folder / "course_recommender.png"))
+            if os.environ.get("RECOMMENDER_SCREENSHOT"):
+                shutil.copy(folder / "course_recommender.png", os.environ["RECOMMENDER_SCREENSHOT"])
         finally:
             browser.close()
