@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO
-from test_browser import CHROMIUM, FLAGS, free_port
+from test_browser import CHROMIUM, chromium_page, free_port
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.is_file(), reason=f"{CHROMIUM} is missing: install Debian's chromium "
                                 "(apt-get install -y chromium; .ci/run does this) to run the book's browser test")
@@ -55,42 +55,33 @@ def pages(out: Path) -> list[str]:
 
 
 def test_every_page_is_complete_offline(site):
-    from playwright.sync_api import sync_playwright
-
     base, out = site
     names = pages(out)
     assert len(names) >= 24 and "10_explaining_predictions.html" in names and "api.html" in names
     foreign, failed, errors, links = [], [], [], set()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch_persistent_context(
-            str(out.parent / "profile"), executable_path=str(CHROMIUM), headless=True, args=FLAGS,
-            viewport={"width": 1280, "height": 900})
-        page = browser.new_page()
+    with chromium_page(out.parent, height=900) as page:
         page.on("request", lambda r: None if r.url.startswith((base, "data:", "blob:")) else foreign.append(r.url))
         page.on("requestfailed", lambda r: failed.append(r.url))
         page.on("console", lambda m: errors.append(f"{page.url}: {m.text}") if m.type == "error" else None)
-        try:
-            for name in names:
-                page.goto(f"{base}/{name}", wait_until="networkidle")
-                if page.locator("span.math, div.math").count():
-                    page.locator("mjx-container").first.wait_for(timeout=20_000)  # MathJax rendered the maths
-                broken = page.evaluate("Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0))"
-                                       ".map(i => i.src)")
-                assert not broken, f"{name}: images that did not load: {broken}"
-                for href in page.evaluate("Array.from(document.querySelectorAll('a[href]')).map(a => a.href)"):
-                    if href.startswith(base):
-                        links.add(href.split("#")[0].split("?")[0])
-            page.goto(f"{base}/search.html?q=integrated+gradients", wait_until="networkidle")
-            results = page.locator("#search-results")
-            results.locator("li").first.wait_for(timeout=20_000)
-            assert "Explaining predictions" in results.inner_text()
-            for name in ("index.html", "02_embedding_lstm_model.html", "09_optimizing_courses.html"):
-                page.goto(f"{base}/{name}", wait_until="networkidle")
-                page.screenshot(path=str(out.parent / name.replace(".html", ".png")))
-            if os.environ.get("BOOK_SCREENSHOT"):  # maintainers: refresh the README's picture
-                shutil.copy(out.parent / "02_embedding_lstm_model.png", os.environ["BOOK_SCREENSHOT"])
-        finally:
-            browser.close()
+        for name in names:
+            page.goto(f"{base}/{name}", wait_until="networkidle")
+            if page.locator("span.math, div.math").count():
+                page.locator("mjx-container").first.wait_for(timeout=20_000)  # MathJax rendered the maths
+            broken = page.evaluate("Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0))"
+                                   ".map(i => i.src)")
+            assert not broken, f"{name}: images that did not load: {broken}"
+            for href in page.evaluate("Array.from(document.querySelectorAll('a[href]')).map(a => a.href)"):
+                if href.startswith(base):
+                    links.add(href.split("#")[0].split("?")[0])
+        page.goto(f"{base}/search.html?q=integrated+gradients", wait_until="networkidle")
+        results = page.locator("#search-results")
+        results.locator("li").first.wait_for(timeout=20_000)
+        assert "Explaining predictions" in results.inner_text()
+        for name in ("index.html", "02_embedding_lstm_model.html", "09_optimizing_courses.html"):
+            page.goto(f"{base}/{name}", wait_until="networkidle")
+            page.screenshot(path=str(out.parent / name.replace(".html", ".png")))
+        if os.environ.get("BOOK_SCREENSHOT"):  # maintainers: refresh the README's picture
+            shutil.copy(out.parent / "02_embedding_lstm_model.png", os.environ["BOOK_SCREENSHOT"])
     assert foreign == [], f"requests to other hosts: {sorted(set(foreign))[:10]}"
     assert failed == [] and errors == [], (failed[:10], errors[:10])
     dead = []

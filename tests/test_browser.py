@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -82,6 +83,27 @@ def expected_predictions(folder: Path, course: tuple[str, ...]) -> list[float]:
     return [float(p) for p in evaluate.predict(net, prefixes, vocab)]
 
 
+@contextmanager
+def chromium_page(folder: Path, height: int = 1000):
+    """A page of Debian's headless Chromium (fresh profile in ``folder``, 1280 px wide), closed in every case; a
+    failing test leaves a full-page screenshot, ``folder/failure.png``."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch_persistent_context(
+            str(folder / "profile"), executable_path=str(CHROMIUM), headless=True, args=FLAGS,
+            viewport={"width": 1280, "height": height})
+        page = browser.new_page()
+        try:
+            yield page
+        except Exception:
+            page.screenshot(path=str(folder / "failure.png"), full_page=True)
+            print(f"browser test failed; screenshot: {folder / 'failure.png'}")
+            raise
+        finally:
+            browser.close()
+
+
 def run_all_cells(page, ready: str = ".tb-prediction") -> None:
     """Run → Run All Cells once the kernel is idle; retried while the command is not yet enabled."""
     page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=120_000)
@@ -100,66 +122,48 @@ def run_all_cells(page, ready: str = ".tb-prediction") -> None:
 
 
 def test_builder_shows_the_models_prediction_in_jupyterlab(lab):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     url, folder = lab
     course = ("A", "B", "A")
     expected = expected_predictions(folder, course)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch_persistent_context(
-            str(folder / "profile"), executable_path=str(CHROMIUM), headless=True, args=FLAGS,
-            viewport={"width": 1280, "height": 1000})
-        page = browser.new_page()
-        try:
-            page.goto(url)
-            run_all_cells(page)
-            prediction = page.locator(".tb-prediction")
-            expect(prediction).to_contain_text("Add a module", timeout=30_000)
-            picker = page.locator(".tb-module select")
-            names = dict(simulate.preset_params("realistic").module_names)
-            idle = page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")
-            for step, module in enumerate(course):
-                # ipywidgets holds back a widget's update while the kernel is busy with its previous one, so each
-                # step waits until the kernel has shown the last prediction and gone idle, as a person would
-                idle.wait_for(timeout=30_000)
-                picker.select_option(label=f"{module} · {names[module]}")
-                expect(picker).to_have_value(re.compile(f"^{module}|{module} · "), timeout=10_000)
-                # the choice reaches the kernel as a comm message; the kernel can look idle before it arrives, so
-                # give it a moment to arrive and be handled before Add reads the picker's value
-                page.wait_for_timeout(1_000)
-                idle.wait_for(timeout=30_000)
-                page.locator(".tb-add").click()
-                expect(page.locator(".tb-course")).to_contain_text(" → ".join(course[: step + 1]), timeout=30_000)
-                expect(prediction).to_contain_text(f"Predicted effectiveness: {expected[step]:.3f}", timeout=30_000)
-            page.locator(".tb-app").screenshot(path=str(folder / "course_builder.png"))
-            if os.environ.get("COURSE_BUILDER_SCREENSHOT"):  # maintainers: refresh the README's picture
-                shutil.copy(folder / "course_builder.png", os.environ["COURSE_BUILDER_SCREENSHOT"])
-        except Exception:
-            page.screenshot(path=str(folder / "failure.png"), full_page=True)
-            print(f"browser test failed; screenshot: {folder / 'failure.png'}")
-            raise
-        finally:
-            browser.close()
+    with chromium_page(folder) as page:
+        page.goto(url)
+        run_all_cells(page)
+        prediction = page.locator(".tb-prediction")
+        expect(prediction).to_contain_text("Add a module", timeout=30_000)
+        picker = page.locator(".tb-module select")
+        names = dict(simulate.preset_params("realistic").module_names)
+        idle = page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")
+        for step, module in enumerate(course):
+            # ipywidgets holds back a widget's update while the kernel is busy with its previous one, so each
+            # step waits until the kernel has shown the last prediction and gone idle, as a person would
+            idle.wait_for(timeout=30_000)
+            picker.select_option(label=f"{module} · {names[module]}")
+            expect(picker).to_have_value(re.compile(f"^{module}|{module} · "), timeout=10_000)
+            # the choice reaches the kernel as a comm message; the kernel can look idle before it arrives, so
+            # give it a moment to arrive and be handled before Add reads the picker's value
+            page.wait_for_timeout(1_000)
+            idle.wait_for(timeout=30_000)
+            page.locator(".tb-add").click()
+            expect(page.locator(".tb-course")).to_contain_text(" → ".join(course[: step + 1]), timeout=30_000)
+            expect(prediction).to_contain_text(f"Predicted effectiveness: {expected[step]:.3f}", timeout=30_000)
+        page.locator(".tb-app").screenshot(path=str(folder / "course_builder.png"))
+        if os.environ.get("COURSE_BUILDER_SCREENSHOT"):  # maintainers: refresh the README's picture
+            shutil.copy(folder / "course_builder.png", os.environ["COURSE_BUILDER_SCREENSHOT"])
 
 
 @pytest.mark.parametrize("lab", ["09_optimizing_courses.ipynb"], indirect=True)
 def test_recommender_shows_a_course_in_jupyterlab(lab):
     """Notebook 09's recommender, live: the default length's course appears; its picture stands in for it in the
     book (``RECOMMENDER_SCREENSHOT`` refreshes notebooks/figures/course_recommender.png)."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     url, folder = lab
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch_persistent_context(
-            str(folder / "profile"), executable_path=str(CHROMIUM), headless=True, args=FLAGS,
-            viewport={"width": 1280, "height": 1000})
-        page = browser.new_page()
-        try:
-            page.goto(url)
-            run_all_cells(page, ready=".tr-result")
-            expect(page.locator(".tr-result")).to_contain_text("Recommended:", timeout=60_000)
-            page.locator(".tr-app").screenshot(path=str(folder / "course_recommender.png"))
-            if os.environ.get("RECOMMENDER_SCREENSHOT"):
-                shutil.copy(folder / "course_recommender.png", os.environ["RECOMMENDER_SCREENSHOT"])
-        finally:
-            browser.close()
+    with chromium_page(folder) as page:
+        page.goto(url)
+        run_all_cells(page, ready=".tr-result")
+        expect(page.locator(".tr-result")).to_contain_text("Recommended:", timeout=60_000)
+        page.locator(".tr-app").screenshot(path=str(folder / "course_recommender.png"))
+        if os.environ.get("RECOMMENDER_SCREENSHOT"):
+            shutil.copy(folder / "course_recommender.png", os.environ["RECOMMENDER_SCREENSHOT"])
