@@ -9,6 +9,7 @@ its tolerances from these measurements.
 
     python benchmarks/float_order.py                 # every checkpoint × every setting, about 25 min on 2 cores
     python benchmarks/float_order.py --quick         # one small checkpoint, one setting: checks the pipeline
+    python benchmarks/float_order.py --only NAME     # one checkpoint, every setting; its rows replace the saved ones
 
 Writes ``float_order.json`` (every run) and ``float_order.md`` (the largest gap per checkpoint) into ``--out``.
 """
@@ -57,7 +58,8 @@ def measure_one(name: str) -> dict:
     fresh_pred = evaluate.predict(fresh, test, vocab, batch_size=256)
     weights = max(float((a - b).abs().max()) for a, b in zip(shipped.state_dict().values(),
                                                                fresh.state_dict().values(), strict=True))
-    shipped_r2, fresh_r2 = float(r2_score(y, shipped_pred)), float(r2_score(y, fresh_pred))
+    shipped_r2 = float(r2_score(y, checkpoints.point_predictions(shipped, shipped_pred)))  # a quantile model: median
+    fresh_r2 = float(r2_score(y, checkpoints.point_predictions(fresh, fresh_pred)))
     return {"checkpoint": name, "shipped_r2": shipped_r2, "fresh_r2": fresh_r2, "r2_gap": abs(shipped_r2 - fresh_r2),
             "max_prediction_gap": float(np.abs(shipped_pred - fresh_pred).max()),
             "mean_prediction_gap": float(np.abs(shipped_pred - fresh_pred).mean()), "max_weight_gap": weights,
@@ -91,6 +93,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one small checkpoint, one setting")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for the results (default: %(default)s)")
+    parser.add_argument("--only", help="measure this checkpoint only and update its rows in the saved results")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: measure one checkpoint in this process
     args = parser.parse_args()
     if args.one:
@@ -98,15 +101,18 @@ def main() -> None:
         return
     from therapy_utils.checkpoints import checkpoint_names
 
-    names, settings = QUICK if args.quick else (checkpoint_names(), list(SETTINGS))
-    rows = []
+    names, settings = QUICK if args.quick else ([args.only] if args.only else checkpoint_names(), list(SETTINGS))
+    saved = json.loads((args.out / "float_order.json").read_text()) if args.only else {"rows": []}
+    rows = [row for row in saved["rows"] if row["checkpoint"] != args.only]
     for name in names:
         for setting in settings:
             rows.append(run_setting(name, setting))
             print(f"{name:28s} {setting:50s} R² gap {rows[-1]['r2_gap']:.1e}, "
                   f"prediction gap {rows[-1]['max_prediction_gap']:.1e}", flush=True)
-    results = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or 'cpu'}",
-               "settings": SETTINGS, "rows": rows}
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or 'cpu'}"
+    results = {"machine": saved.get("machine", machine), "settings": SETTINGS, "rows": rows}
+    if args.only:
+        results[f"machine for {args.only}"] = machine
     write_results(args.out, "float_order", args.quick, results, table(rows))
 
 

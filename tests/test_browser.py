@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
-from therapy_utils import data, evaluate, model, simulate, train
+from therapy_utils import data, evaluate, model, simulate, train, uncertainty
 
 CHROMIUM = Path("/usr/bin/chromium")
 NOTEBOOK = "06_interactive_course_builder.ipynb"
@@ -73,14 +73,19 @@ def lab(tmp_path, request):
         log_file.close()
 
 
-def expected_predictions(folder: Path, course: tuple[str, ...]) -> list[float]:
-    """Make the data the notebook loads, and the model's own prediction for every prefix of ``course``."""
+def expected_predictions(folder: Path, course: tuple[str, ...]) -> list[tuple[float, float, float]]:
+    """Make the data the notebook loads; the model's own prediction for every prefix of ``course``, with the ends of
+    its 90 % split-conformal interval (calibrated on the validation courses, as the notebook's builder is)."""
     params = simulate.preset_params("realistic")
     courses = data.load_or_simulate(folder / "artifacts" / "realistic_courses.csv", params, 2000, seed=0)
     net, vocab, _ = train.fit_or_load(courses, folder / "checkpoints" / "realistic_lstm", model.ModelConfig(),
                                       train.TUTORIAL_TRAIN_CONFIG, seed=0, progress=False)
+    val = data.split_courses(courses)["val"]
     prefixes = [course[: i + 1] for i in range(len(course))]
-    return [float(p) for p in evaluate.predict(net, prefixes, vocab)]
+    predictions = evaluate.predict(net, prefixes, vocab)
+    lower, upper = uncertainty.split_conformal(evaluate.predict(net, val, vocab), val["effectiveness"].to_numpy(),
+                                               predictions, 0.9)
+    return [(float(p), float(lo), float(hi)) for p, lo, hi in zip(predictions, lower, upper, strict=True)]
 
 
 @contextmanager
@@ -147,7 +152,9 @@ def test_builder_shows_the_models_prediction_in_jupyterlab(lab):
             idle.wait_for(timeout=30_000)
             page.locator(".tb-add").click()
             expect(page.locator(".tb-course")).to_contain_text(" → ".join(course[: step + 1]), timeout=30_000)
-            expect(prediction).to_contain_text(f"Predicted effectiveness: {expected[step]:.3f}", timeout=30_000)
+            value, lower, upper = expected[step]
+            expect(prediction).to_contain_text(f"Predicted effectiveness: {value:.3f}", timeout=30_000)
+            expect(prediction).to_contain_text(f"90% interval (split conformal): {lower:.3f} to {upper:.3f}")
         page.locator(".tb-app").screenshot(path=str(folder / "course_builder.png"))
         if os.environ.get("COURSE_BUILDER_SCREENSHOT"):  # maintainers: refresh the README's picture
             shutil.copy(folder / "course_builder.png", os.environ["COURSE_BUILDER_SCREENSHOT"])

@@ -119,6 +119,29 @@ def test_model_courses_use_the_scorer_given():
     verdict_is(check.ex09_overrated(..., shifted(0.06)), False, "no answer yet")
 
 
+def test_a_misplaced_interval_is_judged_by_its_true_chance():
+    course = ("A", "B", "A", "F")
+    mean = float(truth([course])[0])
+    verdict_is(check.ex11_misplaced(course, lambda c: mean + 0.09, 0.1), True, "true chance")
+    verdict_is(check.ex11_misplaced(course, lambda c: mean, 0.1), False, "only +0.000 from the true mean")
+    verdict_is(check.ex11_misplaced("A B A F F A B A F", lambda c: mean + 0.2, 0.1), False, "1 to 8")
+    verdict_is(check.ex11_misplaced(..., lambda c: mean, 0.1), False, "no answer yet")
+
+
+def test_calibrating_on_fitted_courses_is_judged_by_the_true_coverage():
+    courses = simulate.simulate_courses(PARAMS, 800, seed=4)
+    train_part, test_part = courses.iloc[:400], courses.iloc[400:].reset_index(drop=True)
+    y_train = train_part["effectiveness"].to_numpy()
+    predict_train, predict_test = truth(train_part["modules"]), truth(test_part["modules"])
+    # "fitted" residuals: predictions pulled halfway to the observed outcomes, as an over-fitted model's are
+    overfitted = (predict_train + y_train) / 2
+    verdict_is(check.ex11_train_calibration("below", overfitted, y_train, predict_test, test_part), True, "too narrow")
+    verdict_is(check.ex11_train_calibration("above", overfitted, y_train, predict_test, test_part), False, "typical")
+    verdict_is(check.ex11_train_calibration("Lower", overfitted, y_train, predict_test, test_part), True)
+    verdict_is(check.ex11_train_calibration("sideways", overfitted, y_train, predict_test, test_part), False,
+               "'sideways'")
+
+
 def test_disagreeing_explanations():
     course = ("E", "H", "K", "A")  # no motif
     occlusion_first = int(np.argmax(evaluate.occlusion(truth, course)))
@@ -257,6 +280,18 @@ def freeze_all(net):
     net.requires_grad_(False)
 
 
+def half_width_by_rank(residuals, level):
+    scores = np.sort(np.abs(residuals))
+    rank = int(np.ceil((len(scores) + 1) * level))
+    return scores[rank - 1] if rank <= len(scores) else np.inf
+
+
+def half_width_by_partition(residuals, level):
+    """Another correct answer: the k-th smallest by np.partition, inf spelled float('inf')."""
+    k = int(np.ceil((len(residuals) + 1) * level)) - 1
+    return float(np.partition(np.abs(residuals), k)[k]) if k < len(residuals) else float("inf")
+
+
 FUNCTIONS = [  # (check, correct answers, (typical wrong answer, words its hint must hold))
     (check.ex01_transition_counts, [counts_loop, counts_numpy,
                                     lambda c, m: counts_loop(c, m).iloc[::-1, ::-1]],  # any row/column order
@@ -298,6 +333,10 @@ FUNCTIONS = [  # (check, correct answers, (typical wrong answer, words its hint 
      [(lambda by, p: np.mean(list(by.values()), axis=0), "equal weights")]),
     (check.ex10_ig_linear, [lambda w, x, b: (x - b) * w, lambda w, x, b: np.multiply(w, np.subtract(x, b))],
      [(lambda w, x, b: w * x, "baseline is missing")]),
+    (check.ex11_conformal, [half_width_by_rank, half_width_by_partition],
+     [(lambda r, level: np.quantile(np.abs(r), level), "(n + 1)"),
+      (lambda r, level: half_width_by_rank(np.abs(r) * np.sign(r) + 10, level) - 10, "sizes"),
+      (lambda r, level: np.sort(np.abs(r))[min(int(np.ceil((len(r) + 1) * level)), len(r)) - 1], "np.inf")]),
 ]
 
 
@@ -317,7 +356,7 @@ def test_every_check_is_tested_here():
         "ex01_noise_direction", "ex02_parameter_count", "ex03_accumulate", "ex06_best_next", "ex07_strict_sizes",
         "ex07_courses_for", "ex08_wider_cnn", "ex08_shuffled_vs_ridge", "ex04_oracle_residuals", "ex01_good_course",
         "ex04_model_error", "ex06_close_course", "ex09_overrated", "ex10_disagree", "ex10_least_removed",
-        "ex05_groups"}
+        "ex05_groups", "ex11_misplaced", "ex11_train_calibration"}
     assert tested == {name for name in dir(check) if re.fullmatch(r"ex\d\d_\w+", name)}
 
 

@@ -11,7 +11,9 @@ another machine (``results/float_order.md``). Measured there:
   prediction within 2.4e-7 (tolerance 1e-6 and 1e-5; the stopping-rule CNN 1.8e-5 and 9.6e-5, tolerance 1e-4, 1e-3);
 * the best model's CNNs (lr 3e-3, batches of 64) are chaotic: a different last bit early on ends in another,
   equally good model: test R² within 5.8e-3, predictions up to 0.067 apart but at most 0.013 on average
-  (tolerance 0.02 on R², 0.04 on the mean absolute difference of the predictions).
+  (tolerance 0.02 on R², 0.04 on the mean absolute difference of the predictions). Notebook 11's quantile CNN is
+  chaotic too (measured on this project's second machine, ``machine for realistic_quantiles`` in the results): its
+  median's test R² within 9.0e-3, its 13 quantiles up to 0.12 apart but at most 0.017 on average.
 
 ``test_tolerances_cover_the_measured_spread`` keeps these numbers and the results file in step. A checkpoint made by
 another recipe is refused by the digests in its ``training.json``, whatever the float order.
@@ -36,7 +38,7 @@ from therapy_utils import checkpoints, embeddings, evaluate, model, train
 STABLE, CHAOTIC = (1e-6, 1e-5, None), (0.02, None, 0.04)
 TOLERANCES = {**{name: STABLE for name in checkpoints.checkpoint_names()}, "stopping_rule": (1e-4, 1e-3, None),
               **{name: CHAOTIC for name in ("original_best", "realistic_best", "confounded_naive",
-                                            "confounded_adjusted")}}
+                                            "confounded_adjusted", "realistic_quantiles")}}
 MEASURED = REPO / "benchmarks" / "results" / "float_order.json"
 
 
@@ -55,8 +57,9 @@ def test_a_fresh_training_reproduces_what_the_notebooks_report(name, retrained):
     shipped_pred = evaluate.predict(shipped, test, vocab, batch_size=256)
     fresh_pred = evaluate.predict(fresh, test, vocab, batch_size=256)
     r2_tolerance, max_tolerance, mean_tolerance = TOLERANCES[name]
-    assert abs(r2_score(y, shipped_pred) - r2_score(y, fresh_pred)) <= r2_tolerance
-    gaps = np.abs(shipped_pred - fresh_pred)
+    shipped_r2 = r2_score(y, checkpoints.point_predictions(shipped, shipped_pred))
+    assert abs(shipped_r2 - r2_score(y, checkpoints.point_predictions(fresh, fresh_pred))) <= r2_tolerance
+    gaps = np.abs(shipped_pred - fresh_pred)  # a quantile model: every quantile of every course
     assert gaps.max() <= max_tolerance if max_tolerance is not None else gaps.mean() <= mean_tolerance
 
 

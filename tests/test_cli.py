@@ -23,13 +23,18 @@ def test_run_end_to_end_on_small_simulation(tmp_path):
     metrics = json.loads((tmp_path / "m.json").read_text())
     for key in ("mse", "rmse", "r2", "oracle_r2", "baseline_r2", "epochs", "train_seconds", "n_train", "n_val",
                 "n_test", "embedding_ari", "nn_same_group", "next_top1", "next_top3", "next_top1_oracle",
-                "next_top3_oracle"):
+                "next_top3_oracle", "coverage_90", "true_coverage_90", "width_90", "oracle_width_90"):
         assert key in metrics
     assert (metrics["n_train"], metrics["n_val"], metrics["n_test"]) == (51, 13, 16)
     assert 0 < metrics["oracle_r2"] <= 1 and metrics["rmse"] == pytest.approx(metrics["mse"] ** 0.5)
     assert f"R² Score: {metrics['r2']:.4f}" in done.stdout
     assert f"Oracle R² (true expected effectiveness): {metrics['oracle_r2']:.3f}" in done.stdout
     assert "epochs:" not in done.stderr  # --no-progress silences the bar
+    # the 90 % interval: 16 test courses, so coverage is a multiple of 1/16; true coverage and widths are chances
+    assert metrics["coverage_90"] * 16 == pytest.approx(round(metrics["coverage_90"] * 16))
+    assert 0 < metrics["true_coverage_90"] <= 1 and 0 < metrics["oracle_width_90"] < metrics["width_90"] <= 1
+    assert (f"{metrics['coverage_90']:.1%} of test outcomes inside, true coverage {metrics['true_coverage_90']:.1%}"
+            in done.stdout)
     for figure in ("training_results.png", "embeddings_2d.png"):
         assert (tmp_path / figure).stat().st_size > 10_000
     assert (tmp_path / "ckpt" / "model.pt").is_file()
@@ -45,6 +50,8 @@ def test_simulate_then_run_on_the_csv(tmp_path):
     assert done.returncode == 0, done.stderr
     metrics = json.loads((tmp_path / "m.json").read_text())
     assert metrics["oracle_r2"] is None and "embedding_ari" not in metrics  # no ground truth for a user's data
+    assert metrics["true_coverage_90"] is None and metrics["oracle_width_90"] is None
+    assert 0 <= metrics["coverage_90"] <= 1 and 0 < metrics["width_90"] <= 1
     assert metrics["n_test"] == (table["split"] == "test").sum()
     assert "n/a, real data have no ground truth" in done.stdout
 

@@ -6,19 +6,20 @@ import numpy as np
 import pytest
 from conftest import REPO
 
+from therapy_utils.data import split_courses
 from therapy_utils.evaluate import model_scorer, next_module_gains, occlusion, predict
 from therapy_utils.model import load_checkpoint
 from therapy_utils.simulate import preset_params
 from therapy_utils.train import TrainConfig
-from therapy_utils.truth import expected_effectiveness
+from therapy_utils.truth import expected_effectiveness, outcome_distribution
 from therapy_utils.widgets import CourseBuilder
 
 
 @pytest.fixture()
 def app(trained, small_courses):
-    model, vocab, _ = trained
+    model, vocab, parts = trained
     return CourseBuilder(model, vocab, preset_params("realistic"), small_courses,
-                         train_config=TrainConfig(max_epochs=2), debounce_seconds=0)
+                         train_config=TrainConfig(max_epochs=2), debounce_seconds=0, calibration=parts["val"])
 
 
 def build(app: CourseBuilder, modules: str) -> None:
@@ -46,6 +47,28 @@ def test_prediction_truth_and_gap_follow_the_course(app, trained):
     assert app.builder.course == ["A", "B"]
     app.builder.clear_button.click()
     assert app.builder.course == [] and "Add a module" in app.builder.prediction_label.value
+
+
+def test_the_prediction_has_a_conformal_interval_and_its_true_chance(app, trained):
+    model, vocab, parts = trained
+    build(app, "ABA")
+    val = parts["val"]
+    residuals = np.sort(np.abs(val["effectiveness"].to_numpy() - predict(model, val, vocab)))
+    half = residuals[int(np.ceil((len(residuals) + 1) * 0.9)) - 1]  # the ⌈(n + 1) 0.9⌉-th smallest, by hand
+    prediction = float(predict(model, [("A", "B", "A")], vocab)[0])
+    lower, upper = max(prediction - half, 0.0), min(prediction + half, 1.0)
+    label = app.builder.prediction_label.value
+    assert f"90% interval (split conformal): {lower:.3f} to {upper:.3f}" in label
+    chance = outcome_distribution(preset_params("realistic"), [("A", "B", "A")]).coverage(lower, upper)[0]
+    assert f"true chance it holds this course's outcome: {chance:.0%}" in label
+    assert app.builder.interval == pytest.approx((lower, upper))
+
+
+def test_without_calibration_courses_no_interval_is_shown(trained, small_courses):
+    model, vocab, _ = trained
+    app = CourseBuilder(model, vocab, preset_params("realistic"), small_courses, debounce_seconds=0)
+    build(app, "AB")
+    assert "interval" not in app.builder.prediction_label.value and app.builder.interval is None
 
 
 def test_contributions_are_occlusion_of_the_model(app, trained):
@@ -102,6 +125,10 @@ def test_sliders_redraw_summary_and_retrain_switches_model(app):
     assert app.simulator.progress.value == 2 and "Retrained" in app.simulator.status.value
     expected = predict(app.builder.model, [("A", "B")], app.builder.vocab)[0]
     assert f"<b>{expected:.3f}</b>" in app.builder.prediction_label.value
+    # the interval is recalibrated on the new model's own validation courses
+    val = split_courses(app.simulator.preview, random_state=42)["val"]
+    residuals = np.abs(val["effectiveness"].to_numpy() - predict(app.builder.model, val, app.builder.vocab))
+    assert app.builder.half_width == pytest.approx(np.sort(residuals)[int(np.ceil((len(val) + 1) * 0.9)) - 1])
 
 
 def test_slider_changes_are_debounced(trained, small_courses):

@@ -1,7 +1,7 @@
 """therapy_utils: the helper package behind the therapy_embeddings notebooks.
 
 One module per stage: simulate, truth, data, batching, model, train, evaluate, embeddings, optimize, checkpoints,
-plots, widgets, check (the exercises' checks), cli.
+uncertainty (prediction intervals), plots, widgets, check (the exercises' checks), cli.
 Importing the package does no work; import the stage you need.
 """
 

@@ -727,3 +727,75 @@ def ex10_least_removed(answer: str, model_score: Scorer, courses: Sequence[Seque
                               "even welcomes).")
     return Verdict(True, f"removing the least attributed changes it by {checks['comprehensiveness_top']:+.3f} on "
                          f"average, random positions by {checks['comprehensiveness_random']:+.3f}.")
+
+
+def ex11_conformal(function: Callable) -> Verdict:
+    """Build: ``function(residuals, level)`` → the split-conformal half-width (inf when too few courses)."""
+    from therapy_utils.uncertainty import conformal_threshold
+
+    rng = np.random.default_rng(11)
+    cases = [(rng.normal(0, 0.07, size=n), level) for n, level in ((80, 0.9), (321, 0.8), (57, 0.95))]
+    for residuals, level in cases:
+        got, problem = _call_for_number(function, residuals.copy(), level)
+        if problem:
+            return problem
+        expected = conformal_threshold(np.abs(residuals), level)
+        if np.isclose(got, expected, rtol=0, atol=1e-12):
+            continue
+        if np.isclose(got, np.quantile(np.abs(residuals), level), atol=1e-9) or np.isclose(
+                got, np.sort(np.abs(residuals))[int(np.ceil(len(residuals) * level)) - 1], atol=1e-12):
+            return Verdict(False, "close: with n calibration courses rank (n + 1) · level, rounded up, not n · level — "
+                                  "the + 1 counts the new course among them.")
+        if np.isclose(got, conformal_threshold(residuals, level), atol=1e-12):
+            return Verdict(False, "the interval is ŷ ± q: rank the residuals' sizes |y − ŷ|, not their signed values.")
+        return Verdict(False, f"with {len(residuals)} residuals at level {level} your half-width is {got:.4f}; sort "
+                              "the sizes of the residuals and take the ⌈(n + 1) · level⌉-th smallest.")
+    few, problem = _call_for_number(function, rng.normal(size=5), 0.9)
+    if problem:
+        return problem
+    if np.isfinite(few):
+        return Verdict(False, f"with 5 courses at 90 % the rank ⌈6 · 0.9⌉ = 6 exceeds 5, yet you returned {few:.4f}: "
+                              "no calibration score is large enough — return np.inf (an interval of everything).")
+    return Verdict(True, "that is the split-conformal half-width, including the honest infinite one.")
+
+
+def ex11_misplaced(course: object, predict_one: Callable[[tuple[str, ...]], float], half_width: float) -> Verdict:
+    """Investigate: a course of ≤ 8 modules whose interval ``prediction ± half_width`` has a true chance below 0.8."""
+    course, problem = _course(course)
+    if problem:
+        return problem
+    if not 1 <= len(course) <= 8:
+        return Verdict(False, f"the course has {len(course)} modules; the exercise asks for 1 to 8.")
+    prediction = float(predict_one(course))
+    lower, upper = max(prediction - half_width, 0.0), min(prediction + half_width, 1.0)
+    distribution = truth.outcome_distribution(_realistic(), [course])
+    chance, mean = float(distribution.coverage(lower, upper)[0]), float(distribution.mean()[0])
+    if chance >= 0.8:
+        return Verdict(False, f"its interval {lower:.3f} to {upper:.3f} holds the outcome with true chance "
+                              f"{chance:.2f}: the prediction is only {prediction - mean:+.3f} from the true mean. "
+                              "Look for a course the model gets wrong by more than about 0.05.")
+    return Verdict(True, f"the interval {lower:.3f} to {upper:.3f} holds the outcome with true chance {chance:.2f}: "
+                         f"the prediction {prediction:.3f} is {prediction - mean:+.3f} from the true mean {mean:.3f}, "
+                         "and a fixed width cannot know that.")
+
+
+def ex11_train_calibration(answer: str, train_predictions: np.ndarray, train_outcomes: np.ndarray,
+                           test_predictions: np.ndarray, test_courses: pd.DataFrame) -> Verdict:
+    """Predict-then-run: calibrating split conformal on the training residuals gives a true coverage "above" or
+    "below" 0.9?"""
+    from therapy_utils.uncertainty import split_conformal
+
+    if _unanswered(answer):
+        return NO_ANSWER
+    said = _word(answer, {"above": ("more", "higher", "over"), "below": ("less", "lower", "under")})
+    if said is None:
+        return Verdict(False, f"answer 'above' or 'below', not {answer!r}.")
+    lower, upper = split_conformal(train_predictions, train_outcomes, test_predictions, 0.9)
+    coverage = float(truth.outcome_distribution(_realistic(), test_courses["modules"]).coverage(lower, upper).mean())
+    expected = "above" if coverage > 0.9 else "below"
+    if said != expected:
+        return Verdict(False, "the model was fitted to the training outcomes: are its residuals there typical of a "
+                              "course it has never seen?")
+    return Verdict(True, f"calibrated on the training courses, the 90 % intervals are {np.mean(upper - lower):.3f} "
+                         f"wide and their mean true coverage is {coverage:.3f}: residuals of fitted courses are "
+                         "too small, so the intervals are too narrow.")

@@ -13,9 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from therapy_utils import data, model, optimize, simulate, train
+from therapy_utils import data, model, optimize, simulate, train, uncertainty
 from therapy_utils.model import SequenceModel
 
 SEED = 0  # every notebook's SEED
@@ -61,13 +62,22 @@ RECIPES: dict[str, Recipe] = {
     "original_best": Recipe("08_model_comparison",  # notebook 08 uses the original's seed, 42
                             lambda _: simulate.simulate_courses(simulate.preset_params("original"), 500, seed=42),
                             *train.NAMED_MODELS["best"], seed=42),
-    "realistic_best": Recipe("09_optimizing_courses, 10_explaining_predictions", notebook_courses,
+    "realistic_best": Recipe("09_optimizing_courses, 10_explaining_predictions, 11_uncertainty", notebook_courses,
                               *train.NAMED_MODELS["best"]),
+    "realistic_quantiles": Recipe("11_uncertainty", notebook_courses, uncertainty.QUANTILE_CONFIG,
+                                  train.BEST_TRAIN_CONFIG),
     "confounded_naive": Recipe("09_optimizing_courses", lambda _: confounded_records(), *SINGLE_CNN),
     "confounded_adjusted": Recipe("09_optimizing_courses",
                                   lambda _: optimize.with_severity_tokens(confounded_records()), *SINGLE_CNN),
     "stopping_rule": Recipe("09_optimizing_courses", lambda _: stopped_records(), *SINGLE_CNN),
 }
+
+
+def point_predictions(fitted: SequenceModel, predictions: np.ndarray) -> np.ndarray:
+    """One number per course to score a checkpoint by: the prediction, or a quantile model's median column."""
+    if predictions.ndim == 1:
+        return predictions
+    return predictions[:, list(fitted.config.quantiles).index(0.5)]
 
 
 def transfer_directory(checkpoints: str | Path, start: str) -> Path:

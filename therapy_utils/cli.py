@@ -248,6 +248,30 @@ def _print_yardsticks(params, parts: dict, vocab, y_test: np.ndarray, r2: float)
     return {"oracle_r2": oracle, "baseline_r2": baseline}
 
 
+def _interval_report(params, parts: dict, vocab, model, predictions: np.ndarray) -> dict:
+    """The prediction's 90 % split-conformal interval (calibrated on the validation courses) on the test courses:
+    how often it held the outcome and, with a simulator, its mean true chance to and the oracle's width."""
+    from therapy_utils.evaluate import predict
+    from therapy_utils.truth import outcome_distribution
+    from therapy_utils.uncertainty import split_conformal
+
+    val, test = parts["val"], parts["test"]
+    lower, upper = split_conformal(predict(model, val, vocab), val["effectiveness"].to_numpy(), predictions, 0.9)
+    y = test["effectiveness"].to_numpy()
+    report = {"coverage_90": float(((y >= lower) & (y <= upper)).mean()), "width_90": float((upper - lower).mean()),
+              "true_coverage_90": None, "oracle_width_90": None}
+    text = f"90% interval (split conformal, validation courses): {report['coverage_90']:.1%} of test outcomes inside"
+    if params is not None:
+        distribution = outcome_distribution(params, test["modules"])
+        oracle_lower, oracle_upper = distribution.oracle_interval(0.9)
+        report |= {"true_coverage_90": float(distribution.coverage(lower, upper).mean()),
+                   "oracle_width_90": float((oracle_upper - oracle_lower).mean())}
+        text += f", true coverage {report['true_coverage_90']:.1%}"
+    text += f", mean width {report['width_90']:.3f}"
+    print(text + ("" if params is None else f" (narrowest with 90% true coverage: {report['oracle_width_90']:.3f})"))
+    return report
+
+
 def run_report(preset: str, n_sequences: int, seed: int, data: Path | None, out: Path,
                device: str = "auto", progress: bool = True, save_model: Path | None = None,
                model_name: str = "original", shuffled: bool = False) -> dict:
@@ -268,6 +292,7 @@ def run_report(preset: str, n_sequences: int, seed: int, data: Path | None, out:
     if embeddings is not None:
         print(f"Modules most similar to {anchor}: {[(m, round(s, 3)) for m, s in most_similar(embeddings, anchor)]}")
     yardsticks = _print_yardsticks(params, parts, vocab, y_test, metrics["r2"])
+    intervals = _interval_report(params, parts, vocab, model, predictions)
     groups = params.group_of() if params is not None and params.preset == "realistic" else None
     embedding_report = _embedding_report(parts, vocab, params, seed, model) if groups else {}
     explanations = _explanation_report(parts, vocab, params, seed, model) if groups else {}
@@ -286,7 +311,7 @@ def run_report(preset: str, n_sequences: int, seed: int, data: Path | None, out:
     return {**metrics, **yardsticks, "epochs": result.epochs, "best_epoch": result.best_epoch,
             "train_seconds": result.seconds, "n_train": len(parts["train"]), "n_val": len(parts["val"]),
             "n_test": len(parts["test"]), "preset": None if data else preset, "seed": seed,
-            "data": None if data is None else str(data), "model": model_name, **embedding_report,
+            "data": None if data is None else str(data), "model": model_name, **intervals, **embedding_report,
             **explanations, **controls}
 
 

@@ -11,6 +11,7 @@ import os
 import tempfile
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields, replace
+from itertools import pairwise
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -71,6 +72,9 @@ class ModelConfig:
         Longest course the position embeddings cover.
     ensemble_size : int, default=1
         > 1 averages the predictions of that many models trained from different starts.
+    quantiles : tuple of float, default=()
+        Empty: one output, the mean, trained with MSE. Otherwise one output per quantile level (increasing, each in
+        (0, 1)), trained with the pinball loss (11_uncertainty); not for the original LSTM class.
 
     Raises
     ------
@@ -98,6 +102,7 @@ class ModelConfig:
     head_hidden: int = 0  # 0: a linear head (the original's); > 0: one hidden ReLU layer of this width
     max_length: int = 64  # position embeddings cover courses up to this length
     ensemble_size: int = 1  # > 1: that many models trained from different starts, their predictions averaged
+    quantiles: tuple[float, ...] = ()  # (): predict the mean (MSE); else these quantiles (pinball loss)
 
     def __post_init__(self) -> None:
         """Refuse, naming the field and what it allows, values that would otherwise fail deep inside PyTorch."""
@@ -114,6 +119,9 @@ class ModelConfig:
         if self.architecture == "transformer":
             require(self, "embedding_dim", self.embedding_dim % TRANSFORMER_HEADS == 0,
                      f"a multiple of the Transformer's {TRANSFORMER_HEADS} attention heads")
+        object.__setattr__(self, "quantiles", tuple(float(q) for q in self.quantiles))  # a JSON list → tuple
+        require(self, "quantiles", all(0 < q < 1 for q in self.quantiles)
+                and all(a < b for a, b in pairwise(self.quantiles)), "increasing levels, each in (0, 1)")
         if self.architecture not in ARCHITECTURES:
             raise ValueError(f"unknown architecture {self.architecture!r}; choose one of {list(ARCHITECTURES)}")
         unknown = [p for p in self.pooling.split("+") if p not in POOLINGS]
@@ -126,7 +134,7 @@ class ModelConfig:
     def is_original(self) -> bool:
         """True when the config describes the original embedding → LSTM → last state → linear model."""
         return (self.architecture, self.bidirectional, self.reverse, self.pooling, self.positional,
-                self.head_hidden, self.ensemble_size) == ("lstm", False, False, "last", False, 0, 1)
+                self.head_hidden, self.ensemble_size, self.quantiles) == ("lstm", False, False, "last", False, 0, 1, ())
 
 
 # The tutorial's model for "what the embeddings tell you" (05_module_embeddings): a next-module head trained
@@ -229,9 +237,9 @@ class SequenceRegressor(nn.Module):
             width = config.embedding_dim
         self.attention = nn.Linear(width, 1) if "attention" in config.pooling else None
         self.dropout = nn.Dropout(config.dropout)
-        pooled = width * len(config.pooling.split("+"))
-        self.head = (nn.Linear(pooled, 1) if not config.head_hidden else
-                     nn.Sequential(nn.Linear(pooled, config.head_hidden), nn.ReLU(), nn.Linear(config.head_hidden, 1)))
+        pooled, outputs = width * len(config.pooling.split("+")), max(len(config.quantiles), 1)
+        self.head = (nn.Linear(pooled, outputs) if not config.head_hidden else nn.Sequential(
+            nn.Linear(pooled, config.head_hidden), nn.ReLU(), nn.Linear(config.head_hidden, outputs)))
         if config.embedding_init_std is not None:
             nn.init.normal_(self.embedding.weight, std=config.embedding_init_std)
 
@@ -275,7 +283,8 @@ class SequenceRegressor(nn.Module):
             else:
                 weights = self.attention(outputs).masked_fill(~mask, float("-inf")).softmax(dim=1)
                 summaries.append((weights * outputs).sum(dim=1))
-        return self.head(self.dropout(torch.cat(summaries, dim=-1))).squeeze(-1)
+        scores = self.head(self.dropout(torch.cat(summaries, dim=-1)))
+        return scores if self.config.quantiles else scores.squeeze(-1)  # (batch, quantiles) or (batch,)
 
 
 class EnsembleModel(nn.Module):

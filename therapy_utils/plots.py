@@ -1,7 +1,8 @@
 """Figures: training curves, predicted vs actual, and the embedding map (seaborn).
 
 Taught in ``03_training.ipynb``, ``05_module_embeddings.ipynb``, ``07_transfer_learning.ipynb`` and
-``08_model_comparison.ipynb``; recommendations in ``09_optimizing_courses.ipynb``; the group colours in every notebook.
+``08_model_comparison.ipynb``; recommendations in ``09_optimizing_courses.ipynb``; intervals in
+``11_uncertainty.ipynb``; the group colours in every notebook.
 """
 
 from __future__ import annotations
@@ -363,5 +364,68 @@ def length_curve_figure(curves: pd.DataFrame, observed: pd.Series | None = None,
         ax.plot(observed.index, observed.to_numpy(), "k:", marker="x", label="records: mean outcome at that length")
     ax.set(title=title, xlabel="sessions (course length)", ylabel="expected effectiveness")
     ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+# One colour per interval method, the same in every figure of 11_uncertainty.
+METHOD_COLOURS: dict[str, tuple[float, float, float]] = dict(zip(
+    ("split conformal", "conformalised quantiles", "ensemble spread", "spread-scaled conformal"),
+    sns.color_palette("Dark2", 4), strict=True))
+
+
+def reliability_figure(summary: pd.DataFrame, title: str = "Nominal vs true coverage") -> Figure:
+    """A reliability diagram for intervals: mean true coverage against the nominal level, one line per method
+    (11_uncertainty).
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        :func:`uncertainty.coverage_summary` output, indexed by ``method`` and ``level``, with ``true coverage``.
+    title : str, default="Nominal vs true coverage"
+        The figure's title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Lines with markers per method and the diagonal (a calibrated method lies on it).
+    """
+    fig = Figure(figsize=(6, 5), dpi=100)
+    ax = fig.subplots()
+    table = summary.reset_index()
+    for method, part in table.groupby("method", sort=False):
+        ax.plot(part["level"], part["true coverage"], marker="o", label=method, color=METHOD_COLOURS.get(method))
+    ax.plot([0, 1], [0, 1], color="black", ls=":", lw=1, label="calibrated")
+    ax.set(title=title, xlabel="nominal coverage (the level asked for)",
+           ylabel="true coverage (mean chance, from the simulator)", xlim=(0.45, 1.0), ylim=(0.0, 1.0))
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def spread_error_figure(frame: pd.DataFrame, title: str = "Does the spread grow where the error grows?") -> Figure:
+    """The ensemble's spread against the model's error per course, coloured by kind of course (11_uncertainty).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per course: ``spread`` (members' sd), ``error`` (|mean − E[y | course]|) and ``courses`` (the kind:
+        e.g. in the training range, longer than any training course).
+    title : str, default="Does the spread grow where the error grows?"
+        The figure's title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        A log–log scatter with one colour per kind and the line where the error equals the spread.
+    """
+    fig = Figure(figsize=(7, 5), dpi=100)
+    ax = fig.subplots()
+    sns.scatterplot(data=frame, x="spread", y="error", hue="courses", s=12, alpha=0.6, ax=ax)
+    ends = [frame["spread"].min(), frame["spread"].max()]
+    ax.plot(ends, ends, color="black", ls=":", lw=1, label="error = spread")
+    ax.legend(fontsize=8)
+    ax.set(title=title, xscale="log", yscale="log", xlabel="ensemble spread (sd of the five members' predictions)",
+           ylabel="error |prediction − true expected effectiveness|")
     fig.tight_layout()
     return fig

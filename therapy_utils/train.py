@@ -9,7 +9,7 @@ import copy
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -140,8 +140,12 @@ def select_device(device: str | torch.device | None = None) -> torch.device:
 
 def _run_epoch(model: SequenceModel, loader: DataLoader, device: torch.device,
                optimizer: torch.optim.Optimizer | None, weighted: bool) -> float:
-    """One pass; trains when an optimizer is given. Returns the mean batch loss (or per-course loss)."""
-    criterion = nn.MSELoss()
+    """One pass; trains when an optimizer is given. Returns the mean batch loss (or per-course loss).
+
+    The loss is the MSE, or the pinball loss for a model that predicts quantiles (11_uncertainty).
+    """
+    levels = model.config.quantiles
+    criterion = nn.MSELoss() if not levels else (lambda predicted, target: pinball_loss(predicted, target, levels))
     total, count = 0.0, 0
     for padded, lengths, targets in loader:
         padded, targets = padded.to(device), targets.to(device)
@@ -158,6 +162,28 @@ def _run_epoch(model: SequenceModel, loader: DataLoader, device: torch.device,
         total += loss.item() * (len(targets) if weighted else 1)
         count += len(targets) if weighted else 1
     return total / count
+
+
+def pinball_loss(predicted: torch.Tensor, target: torch.Tensor, quantiles: Sequence[float]) -> torch.Tensor:
+    """Mean pinball (quantile) loss: ``max(τ (y − q), (τ − 1)(y − q))``, minimised by the τ-quantile (11_uncertainty).
+
+    Parameters
+    ----------
+    predicted : torch.Tensor
+        ``(batch, len(quantiles))`` predicted quantiles.
+    target : torch.Tensor
+        ``(batch,)`` observed outcomes.
+    quantiles : sequence of float
+        The level τ of each column, in (0, 1).
+
+    Returns
+    -------
+    torch.Tensor
+        The loss averaged over courses and levels (a scalar).
+    """
+    tau = torch.as_tensor(quantiles, dtype=predicted.dtype, device=predicted.device)
+    error = target.unsqueeze(-1) - predicted
+    return torch.maximum(tau * error, (tau - 1) * error).mean()
 
 
 def train_model(model: SequenceModel, train: pd.DataFrame, val: pd.DataFrame, vocab: Vocabulary,

@@ -11,6 +11,8 @@ generators; the outcome model they share lives there. Taught in ``01_simulate_th
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
@@ -134,13 +136,23 @@ def _expected_after_stopping(params: SimulatorParams, matrix: np.ndarray, length
     responsiveness ``r`` to an interval; the expectation over that truncated normal is a 1-D integral, computed by
     the midpoint rule in probability space (``nodes`` points; error below 1e-4 in the tests).
     """
+    a_end, b_end, r = _stopping_nodes(params, matrix, lengths, nodes)
+    if r is None:
+        return clipped_normal_mean(a_end + b_end, params.noise_sd)
+    return clipped_normal_mean(a_end[:, None] + r * b_end[:, None], params.noise_sd).mean(axis=1)
+
+
+def _stopping_nodes(params: SimulatorParams, matrix: np.ndarray, lengths: np.ndarray,
+                    nodes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Progress at the end ``a + r b`` and ``nodes`` equal-probability values of ``r`` given where the course
+    stopped (None when responsiveness does not vary)."""
     _refuse_confounding(params)
     a, b = _progress_parts(params, matrix)
     rows, last = np.arange(len(lengths)), lengths - 1
     a_end, b_end = a[rows, last], b[rows, last]
     sd_r = params.responsiveness_sd
     if sd_r == 0:
-        return clipped_normal_mean(a_end + b_end, params.noise_sd)
+        return a_end, b_end, None
     bound = (params.stopping_threshold - a) / b  # r at which progress after t sessions reaches the threshold
     t = np.arange(a.shape[1])[None, :]
     earlier = (t >= params.min_length - 1) & (t < last[:, None])
@@ -148,8 +160,7 @@ def _expected_after_stopping(params: SimulatorParams, matrix: np.ndarray, length
     lower = np.where(lengths < params.max_length, bound[rows, last], -np.inf)  # it stopped here: r reached it
     p_lo, p_hi = norm.cdf((lower - 1.0) / sd_r), norm.cdf((upper - 1.0) / sd_r)
     quantiles = p_lo[:, None] + (p_hi - p_lo)[:, None] * (np.arange(nodes) + 0.5)[None, :] / nodes
-    r = 1.0 + sd_r * norm.ppf(np.clip(quantiles, 1e-300, 1 - 1e-16))
-    return clipped_normal_mean(a_end[:, None] + r * b_end[:, None], params.noise_sd).mean(axis=1)
+    return a_end, b_end, 1.0 + sd_r * norm.ppf(np.clip(quantiles, 1e-300, 1 - 1e-16))
 
 
 def interventional_effectiveness(params: SimulatorParams, courses: pd.Series | list) -> np.ndarray:
@@ -198,6 +209,13 @@ def _expected_original(params: SimulatorParams, matrix: np.ndarray, lengths: np.
     weighted by the posterior probability that the opening was planted.
     """
     mean = _outcome_mean(params, matrix, lengths, count_motifs=False)
+    planted = _planted_share(params, matrix, lengths)
+    boosted = clipped_normal_mean(mean + params.motif_boost, params.noise_sd)
+    return planted * boosted + (1 - planted) * clipped_normal_mean(mean, params.noise_sd)
+
+
+def _planted_share(params: SimulatorParams, matrix: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Original preset: P(the course's opening motif was planted, so boosted | course), ``(n,)``."""
     index = {m: i for i, m in enumerate(params.modules)}
     n_modules = len(params.modules)
     planted = np.zeros(matrix.shape[0])
@@ -209,8 +227,7 @@ def _expected_original(params: SimulatorParams, matrix: np.ndarray, lengths: np.
         prior = params.motif_start_prob * params.motifs.count(motif) / len(params.motifs)
         chance = (1 - params.motif_start_prob) * n_modules ** (-k)
         planted[opens] = prior / (prior + chance)
-    boosted = clipped_normal_mean(mean + params.motif_boost, params.noise_sd)
-    return planted * boosted + (1 - planted) * clipped_normal_mean(mean, params.noise_sd)
+    return planted
 
 
 def next_module_distribution(params: SimulatorParams, prefixes: pd.Series | list) -> np.ndarray:
@@ -333,3 +350,147 @@ def _in_chunks(function, matrix: np.ndarray, lengths: np.ndarray, chunk: int = 2
     """``function(matrix, lengths)`` on a few hundred courses at a time: the forward algorithm's arrays stay small."""
     return np.concatenate([function(matrix[lo:lo + chunk], lengths[lo:lo + chunk])
                            for lo in range(0, max(len(lengths), 1), chunk)])
+
+
+@dataclass(frozen=True)
+class OutcomeDistribution:
+    """The true distribution of each course's effectiveness: ``clip(X, 0, 1)`` with X a mixture of normals.
+
+    Row ``i`` is course ``i``; component ``j`` has weight ``weights[i, j]``, mean ``means[i, j]`` and standard
+    deviation ``sds[i, j]`` (the hidden patient classes, responsiveness nodes or planted openings the course leaves
+    uncertain). Everything an interval needs follows in closed form from the normal CDF: the true chance that an
+    interval holds the outcome, quantiles, the narrowest interval with a given chance (11_uncertainty).
+    """
+
+    weights: np.ndarray
+    means: np.ndarray
+    sds: np.ndarray
+
+    def mean(self) -> np.ndarray:
+        """E[effectiveness | course], ``(n,)``: equals :func:`expected_effectiveness` (tested)."""
+        return (self.weights * clipped_normal_mean(self.means, self.sds)).sum(axis=1)
+
+    def _unclipped_cdf(self, x: np.ndarray) -> np.ndarray:
+        """P(X ≤ x) of the mixture before clipping, for one ``x`` per course."""
+        return (self.weights * norm.cdf((np.asarray(x, dtype=float)[:, None] - self.means) / self.sds)).sum(axis=1)
+
+    def coverage(self, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+        """True P(lower ≤ effectiveness ≤ upper | course), one interval per course, clipping's atoms included.
+
+        Parameters
+        ----------
+        lower, upper : numpy.ndarray
+            ``(n,)`` interval ends (or scalars); an end beyond [0, 1] is allowed.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(n,)`` probabilities in [0, 1]; 0 where ``upper < lower``.
+        """
+        n = len(self.weights)
+        lower, upper = np.broadcast_to(lower, (n,)).astype(float), np.broadcast_to(upper, (n,)).astype(float)
+        below_upper = np.where(upper >= 1, 1.0, np.where(upper < 0, 0.0, self._unclipped_cdf(upper)))
+        below_lower = np.where(lower <= 0, 0.0, np.where(lower > 1, 1.0, self._unclipped_cdf(lower)))
+        return np.clip(below_upper - below_lower, 0.0, 1.0)
+
+    def quantile(self, p: np.ndarray, iterations: int = 60) -> np.ndarray:
+        """The ``p``-quantile of each course's effectiveness (one ``p`` per course or a scalar), by bisection.
+
+        Sixty halvings of [0, 1] leave an error below 1e-15; the clipped variable's quantile is the clipped
+        quantile of X, so the search runs on X's CDF over [0, 1] directly.
+        """
+        p = np.broadcast_to(np.asarray(p, dtype=float), (len(self.weights),))
+        low, high = np.zeros_like(p), np.ones_like(p)
+        for _ in range(iterations):
+            middle = (low + high) / 2
+            below = self._unclipped_cdf(middle) < p
+            low, high = np.where(below, middle, low), np.where(below, high, middle)
+        return high
+
+    def oracle_interval(self, level: float, grid: int = 200) -> tuple[np.ndarray, np.ndarray]:
+        """The narrowest interval with true chance ``level`` for each course: what a perfect model would give.
+
+        Each candidate leaves ``a`` of the probability below and ``1 - level - a`` above; ``a`` runs over ``grid + 1``
+        equally spaced values in [0, 1 - level] and the narrowest wins (for a single normal the central interval,
+        exactly; the grid's error in the width is below 1e-3 in the tests).
+
+        Parameters
+        ----------
+        level : float
+            Coverage in (0, 1), e.g. 0.9.
+        grid : int, default=200
+            Number of steps of the search over the probability left below.
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            ``lower`` and ``upper``, each ``(n,)``.
+        """
+        if not 0 < level < 1:
+            raise ValueError(f"level must be in (0, 1), got {level!r}")
+        best_lower = best_upper = None
+        for below in np.linspace(0.0, 1.0 - level, grid + 1):
+            lower = self.quantile(np.full(len(self.weights), below)) if below > 0 else np.zeros(len(self.weights))
+            upper = self.quantile(np.full(len(self.weights), min(below + level, 1.0)))
+            if best_lower is None:
+                best_lower, best_upper = lower, upper
+                continue
+            narrower = upper - lower < best_upper - best_lower
+            best_lower, best_upper = np.where(narrower, lower, best_lower), np.where(narrower, upper, best_upper)
+        return best_lower, best_upper
+
+
+def outcome_distribution(params: SimulatorParams, courses: pd.Series | list) -> OutcomeDistribution:
+    """The true distribution of effectiveness given each course: the referee of every interval (11_uncertainty).
+
+    The same hidden structure as :func:`expected_effectiveness` (its mean equals it): the outcome is a clipped normal
+    given the hidden patient; the course tells which patient it probably was (severity, subtype, responsiveness
+    given where a stopping rule ended it, whether the original's opening was planted), so it is a weighted mixture.
+
+    Parameters
+    ----------
+    params : SimulatorParams
+        The population the courses come from (any preset).
+    courses : pandas.Series or list
+        Courses, each a sequence of module names from ``params.modules``.
+
+    Returns
+    -------
+    OutcomeDistribution
+        One mixture per course; ``.coverage(lower, upper)`` is an interval's true chance of holding the outcome.
+    """
+    matrix, lengths = courses_to_matrix(courses, params.modules)
+    if params.preset == "original":
+        mean, planted = _outcome_mean(params, matrix, lengths, count_motifs=False), _planted_share(params, matrix,
+                                                                                                    lengths)
+        return OutcomeDistribution(np.stack([planted, 1 - planted], axis=1),
+                                   np.stack([mean + params.motif_boost, mean], axis=1), np.full((len(mean), 2),
+                                                                                                params.noise_sd))
+    if params.stopping_threshold is not None:
+        a_end, b_end, r = _stopping_nodes(params, matrix, lengths, nodes=200)
+        means = (a_end + b_end)[:, None] if r is None else a_end[:, None] + r * b_end[:, None]
+        return OutcomeDistribution(np.full(means.shape, 1 / means.shape[1]), means,
+                                   np.full(means.shape, params.noise_sd))
+    if _uses_flowcharts(params):
+        parts = _in_chunks(lambda m, n: _flowchart_components(params, m, n), matrix, lengths)
+        return OutcomeDistribution(parts[:, 0], parts[:, 1], parts[:, 2])
+    levels = np.asarray(params.severity_levels, dtype=float)
+    means = _outcome_mean(params, matrix, lengths)[:, None] - params.severity_strength * params.severity_outcome * (
+        levels[None, :])
+    sds = np.broadcast_to(_outcome_sd(params, lengths)[:, None], means.shape)
+    return OutcomeDistribution(severity_posterior(params, matrix, lengths), means, np.array(sds))
+
+
+def _flowchart_components(params: SimulatorParams, matrix: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Weights, means and sds of the outcome mixture over latent class × responsiveness node, ``(n, 3, K·J)``."""
+    post = _flowchart_posterior(params, matrix, lengths)[0].sum(axis=3)  # (n, K, J)
+    means = _class_means(params, matrix, lengths)
+    r = _responsiveness_nodes(params, post.shape[2])
+    if len(r) == 1:
+        means, sds = means[:, :, None], np.broadcast_to(_outcome_sd(params, lengths)[:, None, None], post.shape)
+    else:
+        means = means[:, :, None] + (r[None, None, :] - 1.0) * session_curve(params, lengths)[:, None, None]
+        sds = np.full(post.shape, params.noise_sd)
+    n = len(lengths)
+    return np.stack([post.reshape(n, -1), np.broadcast_to(means, post.shape).reshape(n, -1),
+                     np.broadcast_to(sds, post.shape).reshape(n, -1)], axis=1)

@@ -18,11 +18,12 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from therapy_utils.data import Vocabulary, split_courses
-from therapy_utils.evaluate import model_scorer, next_module_gains, occlusion
+from therapy_utils.evaluate import model_scorer, next_module_gains, occlusion, predict
 from therapy_utils.model import ModelConfig, SequenceModel
 from therapy_utils.simulate import SimulatorParams, preset_params, simulate_courses
 from therapy_utils.train import TUTORIAL_TRAIN_CONFIG, TrainConfig, fit_new_model
-from therapy_utils.truth import expected_effectiveness
+from therapy_utils.truth import expected_effectiveness, outcome_distribution
+from therapy_utils.uncertainty import conformal_threshold
 
 PRESET_CHOICES = ("realistic", "original")
 
@@ -46,6 +47,30 @@ def _figure_png(fig: Figure) -> bytes:
     return buffer.getvalue()
 
 
+INTERVAL_LEVEL = 0.9  # the nominal coverage of the builder's interval around each prediction
+
+
+def _half_width(model: SequenceModel, vocab: Vocabulary, calibration: pd.DataFrame | None) -> float | None:
+    """Half-width of the split-conformal interval: the calibration residuals' conformal quantile (11_uncertainty)."""
+    if calibration is None:
+        return None
+    residuals = calibration["effectiveness"].to_numpy() - predict(model, calibration, vocab, 256)
+    return conformal_threshold(np.abs(residuals), INTERVAL_LEVEL)
+
+
+def _interval(prediction: float, half_width: float | None, params: SimulatorParams | None,
+              course: tuple[str, ...]) -> tuple[tuple[float, float] | None, str]:
+    """The prediction's interval, and a line saying it and (with a simulator) its true chance to hold the outcome."""
+    if half_width is None:
+        return None, ""
+    interval = (max(prediction - half_width, 0.0), min(prediction + half_width, 1.0))
+    text = f"<br>{INTERVAL_LEVEL:.0%} interval (split conformal): {interval[0]:.3f} to {interval[1]:.3f}"
+    if params is not None:
+        chance = float(outcome_distribution(params, [course]).coverage(*interval)[0])
+        text += f" · true chance it holds this course's outcome: {chance:.0%}"
+    return interval, text
+
+
 class CoursePanel:
     """The course-builder tab: compose a course, see the model's prediction beside the truth, each position's
     contribution and what to add next (06_interactive_course_builder).
@@ -60,12 +85,15 @@ class CoursePanel:
         The simulator behind the "true expected" values; None (or other modules) shows the model alone.
     max_train_length : int
         Longest training course; a longer course gets a warning that the model is extrapolating.
+    calibration : pandas.DataFrame or None, default=None
+        Courses the model did not train on (``modules``, ``effectiveness``): their residuals give the prediction a
+        split-conformal interval at :data:`INTERVAL_LEVEL` (11_uncertainty). None shows no interval.
     """
 
     def __init__(self, model: SequenceModel, vocab: Vocabulary, params: SimulatorParams | None,
-                 max_train_length: int) -> None:
+                 max_train_length: int, calibration: pd.DataFrame | None = None) -> None:
         self.model, self.vocab, self.params = model.cpu().eval(), vocab, params
-        self.max_train_length = max_train_length
+        self.max_train_length, self.half_width = max_train_length, _half_width(model, vocab, calibration)
         self.course: list[str] = []
         self.contributions, self.next_modules = np.zeros(0), pd.DataFrame()
         self.module_picker = w.Dropdown(options=self._labels(), description="Module").add_class("tb-module")
@@ -94,10 +122,10 @@ class CoursePanel:
                        self.contributions_html, w.HTML("<b>What to add next</b>"), self.next_html])
 
     def use_model(self, model: SequenceModel, vocab: Vocabulary, params: SimulatorParams,
-                  max_train_length: int) -> None:
-        """Switch to a retrained model and its simulator; modules the new vocabulary lacks leave the course."""
+                  max_train_length: int, calibration: pd.DataFrame | None = None) -> None:
+        """Switch to a retrained model, its simulator and calibration courses; modules it lacks leave the course."""
         self.model, self.vocab, self.params = model.eval(), vocab, params
-        self.max_train_length = max_train_length
+        self.max_train_length, self.half_width = max_train_length, _half_width(model, vocab, calibration)
         self.module_picker.options = self._labels()
         self.course = [m for m in self.course if m in vocab.modules]
         self.refresh()
@@ -142,7 +170,8 @@ class CoursePanel:
         if truth is not None:
             self.truth = float(truth([course])[0])
             text += f" · true expected: {self.truth:.3f} · gap: {self.prediction - self.truth:+.3f}"
-        self.prediction_label.value = text
+        self.interval, interval_text = _interval(self.prediction, self.half_width, truth and self.params, course)
+        self.prediction_label.value = text + interval_text
         self.caution_label.value = "" if len(course) <= self.max_train_length else (
             f"⚠ {len(course)} modules is longer than any training course ({self.max_train_length}): "
             "the model is extrapolating.")
@@ -175,7 +204,8 @@ class SimulatorPanel:
     (ModelConfig) and ``train_config`` (TrainConfig) set up retraining, ``max_epochs`` sizing the progress bar;
     ``seed`` (int) seeds the simulation and the training; ``debounce_seconds`` (float) is how long a slider must
     rest before a redraw (0 or less: at once); ``on_retrained`` (callable) is called after retraining with the new
-    model, its vocabulary, the simulator parameters and the longest course length.
+    model, its vocabulary, the simulator parameters, the longest course length and its validation courses (they
+    calibrate the builder's interval).
     """
 
     def __init__(self, params: SimulatorParams | None, courses: pd.DataFrame, model_config: ModelConfig,
@@ -262,11 +292,12 @@ class SimulatorPanel:
             try:
                 courses, params = self.preview, self.preview_params
                 vocab = Vocabulary.from_courses(courses["modules"])
-                model, result = fit_new_model(split_courses(courses, random_state=42), vocab, self.model_config,
-                                              self.train_config, self.seed, device="cpu", progress=False,
+                parts = split_courses(courses, random_state=42)
+                model, result = fit_new_model(parts, vocab, self.model_config, self.train_config, self.seed,
+                                              device="cpu", progress=False,
                                               on_epoch=lambda row: setattr(self.progress, "value", int(row["epoch"])))
                 self.status.value = f"Retrained: {result.epochs} epochs; the builder now uses the new model."
-                self.on_retrained(model, vocab, params, int(courses["modules"].map(len).max()))
+                self.on_retrained(model, vocab, params, int(courses["modules"].map(len).max()), parts["val"])
             finally:
                 self.retrain_button.disabled = False
 
@@ -295,13 +326,16 @@ class CourseBuilder:
         Seeds the simulator's previews and retraining.
     debounce_seconds : float, default=0.4
         How long a slider must rest before the preview redraws; 0 redraws at once.
+    calibration : pandas.DataFrame or None, default=None
+        Courses the model did not train on, e.g. its validation courses: they calibrate the prediction's 90 %
+        interval (split conformal, 11_uncertainty); None shows no interval. A retrained model uses its own.
     """
 
     def __init__(self, model: SequenceModel, vocab: Vocabulary, params: SimulatorParams | None,
                  courses: pd.DataFrame, model_config: ModelConfig | None = None,
                  train_config: TrainConfig = TUTORIAL_TRAIN_CONFIG, seed: int = 0,
-                 debounce_seconds: float = 0.4) -> None:
-        self.builder = CoursePanel(model, vocab, params, int(courses["modules"].map(len).max()))
+                 debounce_seconds: float = 0.4, calibration: pd.DataFrame | None = None) -> None:
+        self.builder = CoursePanel(model, vocab, params, int(courses["modules"].map(len).max()), calibration)
         self.simulator = SimulatorPanel(params, courses, model_config or ModelConfig(), train_config, seed,
                                         debounce_seconds, on_retrained=self.builder.use_model)
         self.simulator.redraw_summary()

@@ -1,0 +1,243 @@
+"""Issue 21: prediction intervals and their true coverage.
+
+The referee first: ``truth.outcome_distribution`` must give each course's true chance of landing in any interval.
+It is checked against the simulator itself (Monte Carlo over 60,000 simulated courses per preset): for three kinds
+of interval (central, the lower tail with the atom at 0, the upper tail with the atom at 1) the number of outcomes
+inside must match the sum of the true chances within 5 standard errors, overall and in five bins of the chance.
+The same check fails on deliberately wrong distributions (spread 15 % too wide, clipping ignored, the severity
+posterior replaced by the prior), so it can tell. Then the interval methods: the conformal quantile and its
+finite-sample guarantee, CQR, the pinball loss, the quantile model's config.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import mean_pinball_loss
+
+from therapy_utils import simulate, truth, uncertainty
+from therapy_utils.model import ModelConfig, build_model, load_checkpoint, save_checkpoint
+from therapy_utils.train import pinball_loss
+
+Z_LIMIT = 5.0  # standard errors: with ~18 statistics per preset, a false alarm has probability near 1e-5
+
+
+def mc_statistics(coverage, courses: np.ndarray, outcomes: np.ndarray, dist) -> list[float]:
+    """z-scores of (outcomes inside − sum of true chances) for three interval kinds, overall and by chance bin."""
+    mean = dist.mean()
+    intervals = {"central": (mean - 0.05, mean + 0.05), "lower tail": (np.full(len(mean), -0.5), mean - 0.03),
+                 "upper tail": (mean + 0.03, np.ones(len(mean)))}
+    z = []
+    for lower, upper in intervals.values():
+        chance = coverage(lower, upper)
+        inside = (outcomes >= lower) & (outcomes <= upper)
+        edges = np.quantile(chance, [0, 0.2, 0.4, 0.6, 0.8, 1.0])
+        groups = [np.ones(len(chance), bool)] + [(chance >= lo) & (chance <= hi)
+                                                 for lo, hi in itertools.pairwise(edges)]
+        for group in groups:
+            variance = (chance[group] * (1 - chance[group])).sum()
+            z.append(float((inside[group].sum() - chance[group].sum()) / np.sqrt(max(variance, 1e-12))))
+    return z
+
+
+@pytest.fixture(scope="module", params=list(simulate.PRESETS))
+def population(request):
+    params = simulate.preset_params(request.param)
+    courses = simulate.simulate_courses(params, 60_000, seed=21)
+    return params, courses, truth.outcome_distribution(params, courses["modules"])
+
+
+def test_true_coverage_matches_monte_carlo(population):
+    params, courses, dist = population
+    z = mc_statistics(dist.coverage, courses["modules"], courses["effectiveness"].to_numpy(), dist)
+    assert np.abs(z).max() < Z_LIMIT, (params.preset, np.round(z, 1))
+
+
+def unclipped_coverage(dist):
+    """A wrong referee: forgets that outcomes are clipped to [0, 1] (no atoms at 0 and 1)."""
+    from scipy.stats import norm
+
+    def coverage(lower, upper):
+        cdf = lambda x: (dist.weights * norm.cdf((x[:, None] - dist.means) / dist.sds)).sum(axis=1)  # noqa: E731
+        return np.clip(cdf(np.asarray(upper)) - cdf(np.asarray(lower)), 0, 1)
+    return coverage
+
+
+@pytest.mark.parametrize("preset, wrong", [
+    ("realistic", "spread 15 % too wide"), ("original", "clipping ignored"), ("confounded", "prior, not posterior")])
+def test_the_monte_carlo_check_fails_on_a_wrong_distribution(preset, wrong):
+    params = simulate.preset_params(preset)
+    courses = simulate.simulate_courses(params, 60_000, seed=21)
+    dist = truth.outcome_distribution(params, courses["modules"])
+    if wrong == "spread 15 % too wide":
+        coverage = replace(dist, sds=dist.sds * 1.15).coverage
+    elif wrong == "clipping ignored":
+        coverage = unclipped_coverage(dist)
+    else:
+        prior = np.broadcast_to(np.asarray(params.severity_probs), dist.weights.shape)
+        coverage = replace(dist, weights=prior).coverage
+    z = mc_statistics(coverage, courses["modules"], courses["effectiveness"].to_numpy(), dist)
+    assert np.abs(z).max() > 2 * Z_LIMIT, (wrong, np.round(z, 1))
+
+
+@pytest.mark.parametrize("preset", list(simulate.PRESETS))
+def test_the_distributions_mean_is_the_expected_effectiveness(preset):
+    params = simulate.preset_params(preset)
+    courses = simulate.simulate_courses(params, 2000, seed=3)["modules"]
+    dist = truth.outcome_distribution(params, courses)
+    assert np.allclose(dist.weights.sum(axis=1), 1.0, atol=1e-12)
+    assert np.abs(dist.mean() - truth.expected_effectiveness(params, courses)).max() < 1e-12
+
+
+def test_coverage_counts_the_atoms_and_empty_intervals():
+    params = simulate.preset_params("original")
+    dist = truth.outcome_distribution(params, [tuple("AAAAAAAAAAAAAAA")])  # mean 0.5 + 15 × 0.05 − 0.1 > 1
+    from scipy.stats import norm
+
+    atom_at_one = float((dist.weights * norm.sf((1 - dist.means) / dist.sds)).sum())
+    assert atom_at_one > 0.5
+    assert dist.coverage(1.0, 1.0)[0] == pytest.approx(atom_at_one, abs=1e-12)
+    assert dist.coverage(-1.0, 2.0)[0] == pytest.approx(1.0, abs=1e-12)
+    assert dist.coverage(0.6, 0.5)[0] == 0.0
+
+
+def test_quantile_inverts_the_cdf_and_the_oracle_is_the_narrowest_interval():
+    params = simulate.preset_params("original")  # a two-component mixture where the opening is ambiguous
+    courses = simulate.simulate_courses(params, 300, seed=5)["modules"]
+    dist = truth.outcome_distribution(params, courses)
+    p = np.linspace(0.05, 0.95, len(courses))
+    q = dist.quantile(p)
+    below = dist.coverage(-1.0, q)
+    assert (below >= p - 1e-9).all()  # at least p at or below the p-quantile; exactly p where no atom is in the way
+    smooth = (q > 0) & (q < 1)
+    assert smooth.sum() > 250 and np.allclose(below[smooth], p[smooth], atol=1e-9)
+    lower, upper = dist.oracle_interval(0.9)
+    assert (dist.coverage(lower, upper) >= 0.9 - 1e-9).all()
+    fine_lower, fine_upper = dist.oracle_interval(0.9, grid=2000)
+    assert np.abs((upper - lower) - (fine_upper - fine_lower)).max() < 1e-3  # the grid's error, measured
+    central_lower, central_upper = dist.quantile(0.05), dist.quantile(0.95)
+    assert (upper - lower <= central_upper - central_lower + 1e-12).all()
+
+
+def test_the_oracle_of_a_single_normal_is_the_central_interval():
+    params = simulate.preset_params("realistic")
+    courses = [tuple("ABCD"), tuple("ABACDCKLM")]
+    dist = truth.outcome_distribution(params, courses)
+    lower, upper = dist.oracle_interval(0.9)
+    mean = dist.means[:, 0]
+    assert np.allclose(lower, mean - 1.6448536 * params.noise_sd, atol=5e-4)
+    assert np.allclose(upper, mean + 1.6448536 * params.noise_sd, atol=5e-4)
+    with pytest.raises(ValueError, match="level must be in"):
+        dist.oracle_interval(1.2)
+
+
+def test_conformal_threshold_is_crepes_and_keeps_its_guarantee():
+    rng = np.random.default_rng(0)
+    residuals = rng.normal(size=321)
+    lower, upper = uncertainty.split_conformal(np.zeros(321), residuals, np.full(3, 0.5), 0.9)
+    threshold = uncertainty.conformal_threshold(np.abs(residuals), 0.9)
+    assert np.allclose(upper - 0.5, min(threshold, 0.5)) and np.allclose(0.5 - lower, min(threshold, 0.5))
+    assert uncertainty.conformal_threshold(np.arange(5.0), 0.9) == float("inf")  # 5 courses cannot give 90 %
+    # the guarantee: over repeated draws, coverage is at least the level and at most level + 1 / (n + 1)
+    n, reps = 40, 4000
+    scores = np.abs(rng.standard_t(3, size=(reps, n + 1)))
+    covered = [scores[r, -1] <= uncertainty.conformal_threshold(scores[r, :-1], 0.8) for r in range(reps)]
+    se = np.sqrt(0.8 * 0.2 / reps)
+    assert 0.8 - 4 * se <= np.mean(covered) <= 0.8 + 1 / (n + 1) + 4 * se
+
+
+def test_cqr_widens_raw_quantiles_to_the_level():
+    rng = np.random.default_rng(1)
+    grid = uncertainty.quantile_levels((0.8,))
+    assert grid == (0.1, 0.5, 0.9)
+    y = rng.uniform(0.3, 0.7, size=2000)
+    too_narrow = np.column_stack([np.full(2000, 0.45), np.full(2000, 0.5), np.full(2000, 0.55)])
+    lower, upper = uncertainty.conformalised_quantiles(too_narrow[:1000], y[:1000], too_narrow[1000:], 0.8, grid)
+    inside = ((y[1000:] >= lower) & (y[1000:] <= upper)).mean()
+    assert 0.77 < inside < 0.83 and np.allclose(upper - lower, 0.32, atol=0.02)  # uniform: 80 % of 0.4 is 0.32
+    with pytest.raises(ValueError, match=r"level 0.9 needs the quantiles \[0.05, 0.95\]"):
+        uncertainty.conformalised_quantiles(too_narrow, y, too_narrow, 0.9, grid)
+
+
+def test_spread_interval_is_mean_plus_minus_z_spread():
+    lower, upper = uncertainty.spread_interval(np.array([0.5, 0.99]), np.array([0.1, 0.1]), 0.9)
+    assert np.allclose(lower, [0.5 - 0.16448536, 0.99 - 0.16448536]) and np.allclose(upper, [0.66448536, 1.0])
+
+
+def test_pinball_loss_is_sklearns_averaged_over_levels():
+    rng = np.random.default_rng(2)
+    levels = (0.1, 0.5, 0.9)
+    y, q = rng.normal(size=50), rng.normal(size=(50, 3))
+    ours = float(pinball_loss(torch.tensor(q), torch.tensor(y), levels))
+    theirs = np.mean([mean_pinball_loss(y, q[:, j], alpha=a) for j, a in enumerate(levels)])
+    assert ours == pytest.approx(theirs, rel=1e-12)
+
+
+@pytest.mark.parametrize("quantiles, message", [((0.9, 0.1), "increasing"), ((0.0, 0.5), "each in"),
+                                                ((0.5, 1.0), "each in")])
+def test_bad_quantile_levels_are_refused_by_name(quantiles, message):
+    with pytest.raises(ValueError, match=f"quantiles.*{message}"):
+        ModelConfig(architecture="cnn", pooling="sum", quantiles=quantiles)
+
+
+def test_a_quantile_model_predicts_one_column_per_level_and_survives_a_checkpoint(tmp_path):
+    from therapy_utils.data import Vocabulary
+    from therapy_utils.evaluate import predict
+
+    vocab = Vocabulary(simulate.LETTERS)
+    net = build_model(len(vocab), uncertainty.QUANTILE_CONFIG, torch.Generator().manual_seed(0))
+    out = predict(net, [tuple("ABC"), tuple("ABCDEFG")], vocab)
+    assert out.shape == (2, len(uncertainty.QUANTILE_CONFIG.quantiles))
+    save_checkpoint(net, vocab, tmp_path)
+    loaded, _ = load_checkpoint(tmp_path)
+    assert loaded.config == uncertainty.QUANTILE_CONFIG and isinstance(loaded.config.quantiles, tuple)
+    assert np.array_equal(predict(loaded, [tuple("ABC"), tuple("ABCDEFG")], vocab), out)
+
+
+def test_interval_frame_scores_each_method_against_the_truth():
+    params = simulate.preset_params("realistic")
+    courses = simulate.simulate_courses(params, 400, seed=8)
+    dist = truth.outcome_distribution(params, courses["modules"])
+    oracle = dist.oracle_interval(0.9)
+    intervals = {0.9: {"oracle": oracle, "point": (dist.mean(), dist.mean())}}
+    frame = uncertainty.interval_frame(params, courses, intervals)
+    summary = uncertainty.coverage_summary(frame).loc[lambda t: t.index.get_level_values("method") == "oracle"]
+    assert summary["true coverage"].iloc[0] == pytest.approx(0.9, abs=1e-6)
+    assert summary["width / oracle"].iloc[0] == pytest.approx(1.0)
+    point = frame[frame["method"] == "point"]
+    assert (point["true coverage"] == 0).all() and not point["covered"].any()  # a point has no chance
+    by_length = uncertainty.coverage_summary(frame, "length bin")
+    assert by_length["courses"].groupby(level="method").sum().eq(400).all()
+
+
+def test_the_benchmark_runs_quick(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "uncertainty.py"), "--quick", "--out",
+                           str(tmp_path)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = json.loads((tmp_path / "uncertainty_quick.json").read_text())
+    assert results["quick"] and {r["preset"] for r in results["overall"]} == {"realistic", "flowcharts"}
+    assert {r["method"] for r in results["overall"]} == set(uncertainty.METHODS)
+    assert len(results["targets"]) == 5 and "## Targets" in (tmp_path / "uncertainty_quick.md").read_text()
+
+
+def test_the_saved_results_are_a_full_run_that_meets_the_targets():
+    """The numbers the README and notebook 11 quote: a full run (5 seeds × 2 presets), every realistic target met,
+    and every length bin and patient class of every seed with at least 50 test courses (the issue's condition)."""
+    import json
+
+    from conftest import REPO
+
+    results = json.loads((REPO / "benchmarks" / "results" / "uncertainty.json").read_text())
+    assert not results["quick"] and {r["seed"] for r in results["overall"]} == {0, 1, 2, 3, 4}
+    assert all(target["met"] for target in results["targets"]), results["targets"]
+    assert min(row["courses"] for key in ("length", "class") for row in results[key]) >= 50

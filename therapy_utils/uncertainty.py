@@ -1,0 +1,333 @@
+"""Prediction intervals for the effectiveness model, and how often they truly hold the outcome (11_uncertainty).
+
+Four ways to turn the series' models into an interval at a nominal level (e.g. 90 %):
+
+* **split conformal**: the point model's prediction ± the calibration residuals' conformal quantile (crepes);
+* **conformalised quantiles (CQR)**: a model trained with the pinball loss predicts the interval's ends; the
+  calibration courses say how far to widen (or narrow) them;
+* **ensemble spread**: the deep ensemble's mean ± z · the members' standard deviation, as if it were the outcome's;
+* **spread-scaled conformal**: split conformal on residuals divided by the spread (plus a floor), so intervals
+  widen where the members disagree (crepes' normalised conformal regressor).
+
+The simulator's :func:`truth.outcome_distribution` is the referee: each interval's *true* chance of holding the
+course's outcome, and the narrowest interval a perfect model would give (the oracle).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+from crepes import ConformalRegressor
+from scipy.stats import norm, spearmanr
+
+from therapy_utils.data import Vocabulary
+from therapy_utils.evaluate import predict
+from therapy_utils.model import BEST_CONFIG, ModelConfig, SequenceModel
+from therapy_utils.simulate import SimulatorParams, courses_to_matrix, motif_counts
+from therapy_utils.truth import outcome_distribution
+
+LEVELS: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+METHODS: tuple[str, ...] = ("split conformal", "conformalised quantiles", "ensemble spread",
+                            "spread-scaled conformal")
+
+
+def quantile_levels(levels: Sequence[float] = LEVELS) -> tuple[float, ...]:
+    """The quantile levels a quantile model needs for central intervals at ``levels``: (1 ± level) / 2, and 0.5.
+
+    Parameters
+    ----------
+    levels : sequence of float, default=LEVELS
+        Nominal coverages in (0, 1).
+
+    Returns
+    -------
+    tuple of float
+        Sorted levels, rounded to 10 digits so that 0.05 is 0.05.
+    """
+    return tuple(sorted({0.5, *(round((1 - lv) / 2, 10) for lv in levels), *(round((1 + lv) / 2, 10)
+                                                                             for lv in levels)}))
+
+
+# The quantile model: one CNN of the best model's shape, one output per level that LEVELS' intervals need.
+QUANTILE_CONFIG: ModelConfig = replace(BEST_CONFIG, ensemble_size=1, quantiles=quantile_levels(LEVELS))
+
+
+def conformal_threshold(scores: np.ndarray, level: float) -> float:
+    """The ⌈(n + 1) · level⌉-th smallest calibration score: the split-conformal quantile (Vovk et al.; Lei et al.).
+
+    With exchangeable calibration and test courses, a test score falls at or below it with probability at least
+    ``level``. Infinite when the calibration set is too small for the level.
+
+    Parameters
+    ----------
+    scores : numpy.ndarray
+        ``(n,)`` non-conformity scores of the calibration courses (absolute residuals, or CQR's scores).
+    level : float
+        Nominal coverage in (0, 1).
+
+    Returns
+    -------
+    float
+        The threshold.
+    """
+    scores = np.sort(np.asarray(scores, dtype=float))
+    rank = int(np.ceil((len(scores) + 1) * level - 1e-9))
+    return float(scores[rank - 1]) if rank <= len(scores) else float("inf")
+
+
+def split_conformal(calibration_predictions: np.ndarray, calibration_outcomes: np.ndarray, predictions: np.ndarray,
+                    level: float, calibration_sigmas: np.ndarray | None = None,
+                    sigmas: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Split-conformal intervals, plain or scaled by a per-course difficulty (crepes' ConformalRegressor).
+
+    Parameters
+    ----------
+    calibration_predictions, calibration_outcomes : numpy.ndarray
+        The point model's predictions and the observed outcomes on courses it was not trained on.
+    predictions : numpy.ndarray
+        Predictions for the courses that need intervals.
+    level : float
+        Nominal coverage in (0, 1).
+    calibration_sigmas, sigmas : numpy.ndarray or None
+        Positive difficulty of each calibration and new course (e.g. the ensemble's spread plus a floor); None
+        gives intervals of one width.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``lower`` and ``upper``, clipped to [0, 1] (the outcome's range: no coverage is lost).
+    """
+    residuals = np.asarray(calibration_outcomes, dtype=float) - np.asarray(calibration_predictions, dtype=float)
+    regressor = ConformalRegressor().fit(residuals, sigmas=calibration_sigmas)
+    bounds = regressor.predict_int(np.asarray(predictions, dtype=float), sigmas=sigmas, confidence=level,
+                                   y_min=0.0, y_max=1.0)
+    return bounds[:, 0], bounds[:, 1]
+
+
+def conformalised_quantiles(calibration_quantiles: np.ndarray, calibration_outcomes: np.ndarray,
+                            quantiles: np.ndarray, level: float,
+                            quantile_grid: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """Conformalised quantile regression (Romano, Patterson & Candès 2019) at one level.
+
+    The model's (1 − level)/2 and (1 + level)/2 quantiles are the raw interval; the score
+    ``max(lower − y, y − upper)`` says how far outside it each calibration outcome fell (negative: inside), and
+    the interval moves out (or in) by the scores' conformal quantile.
+
+    Parameters
+    ----------
+    calibration_quantiles, quantiles : numpy.ndarray
+        ``(n, len(quantile_grid))`` predicted quantiles of calibration and new courses.
+    calibration_outcomes : numpy.ndarray
+        Observed outcomes of the calibration courses.
+    level : float
+        Nominal coverage; (1 ± level) / 2 must be in ``quantile_grid``.
+    quantile_grid : sequence of float
+        The level of each column (the quantile model's ``config.quantiles``).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``lower`` and ``upper``, clipped to [0, 1].
+    """
+    grid = [round(q, 10) for q in quantile_grid]
+    wanted = (round((1 - level) / 2, 10), round((1 + level) / 2, 10))
+    missing = [q for q in wanted if q not in grid]
+    if missing:
+        raise ValueError(f"level {level!r} needs the quantiles {list(wanted)}; the model predicts {grid}")
+    low, high = grid.index(wanted[0]), grid.index(wanted[1])
+    scores = np.maximum(calibration_quantiles[:, low] - calibration_outcomes,
+                        calibration_outcomes - calibration_quantiles[:, high])
+    widen = conformal_threshold(scores, level)
+    return np.clip(quantiles[:, low] - widen, 0.0, 1.0), np.clip(quantiles[:, high] + widen, 0.0, 1.0)
+
+
+def spread_interval(mean: np.ndarray, spread: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """The ensemble's mean ± z · the members' standard deviation, as if that were the outcome's spread.
+
+    Parameters
+    ----------
+    mean, spread : numpy.ndarray
+        The members' mean prediction and their standard deviation, per course.
+    level : float
+        Nominal coverage in (0, 1); z is the standard normal's (1 + level)/2 quantile.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``lower`` and ``upper``, clipped to [0, 1].
+    """
+    half = norm.ppf((1 + level) / 2) * np.asarray(spread)
+    return np.clip(mean - half, 0.0, 1.0), np.clip(mean + half, 0.0, 1.0)
+
+
+def model_outputs(ensemble: SequenceModel, quantile_model: SequenceModel | None, courses: pd.DataFrame,
+                  vocab: Vocabulary) -> dict[str, np.ndarray]:
+    """What every interval method reads from the models, for a course table (11_uncertainty).
+
+    Parameters
+    ----------
+    ensemble : SequenceModel
+        A deep ensemble (``members``) or a single model (its spread is then 0).
+    quantile_model : SequenceModel or None
+        A model with ``config.quantiles``; None leaves out CQR's inputs.
+    courses : pandas.DataFrame
+        Courses (``modules`` column).
+    vocab : Vocabulary
+        The models' vocabulary.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        ``mean`` (n,), ``spread`` (n,) (members' standard deviation), ``members`` (n, K) and, with a quantile
+        model, ``quantiles`` (n, Q) sorted along each row (no crossing quantiles).
+    """
+    members = getattr(ensemble, "members", [ensemble])
+    each = np.stack([predict(member, courses, vocab, batch_size=256) for member in members], axis=1).astype(float)
+    outputs = {"mean": each.mean(axis=1), "spread": each.std(axis=1, ddof=1) if each.shape[1] > 1 else
+               np.zeros(len(each)), "members": each}
+    if quantile_model is not None:
+        outputs["quantiles"] = np.sort(predict(quantile_model, courses, vocab, batch_size=256).astype(float), axis=1)
+    return outputs
+
+
+def method_intervals(calibration: dict[str, np.ndarray], calibration_outcomes: np.ndarray,
+                     test: dict[str, np.ndarray], level: float,
+                     quantile_grid: Sequence[float] = ()) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Every method's interval at ``level`` for the test courses, calibrated on the calibration courses.
+
+    Parameters
+    ----------
+    calibration, test : dict of str to numpy.ndarray
+        :func:`model_outputs` of the calibration and test courses.
+    calibration_outcomes : numpy.ndarray
+        Observed outcomes of the calibration courses.
+    level : float
+        Nominal coverage.
+    quantile_grid : sequence of float, default=()
+        The quantile model's levels; needed when the outputs hold ``quantiles``.
+
+    Returns
+    -------
+    dict of str to tuple of numpy.ndarray
+        Method name (see :data:`METHODS`) → ``(lower, upper)``; CQR only with quantiles, the spread methods only
+        with an ensemble.
+    """
+    y = np.asarray(calibration_outcomes, dtype=float)
+    out = {"split conformal": split_conformal(calibration["mean"], y, test["mean"], level)}
+    if "quantiles" in calibration:
+        out["conformalised quantiles"] = conformalised_quantiles(calibration["quantiles"], y, test["quantiles"],
+                                                                 level, quantile_grid)
+    if calibration["members"].shape[1] > 1:
+        out["ensemble spread"] = spread_interval(test["mean"], test["spread"], level)
+        floor = float(np.median(calibration["spread"]))  # keeps a near-zero spread from giving a zero width
+        out["spread-scaled conformal"] = split_conformal(calibration["mean"], y, test["mean"], level,
+                                                         calibration["spread"] + floor, test["spread"] + floor)
+    return out
+
+
+def course_features(params: SimulatorParams, courses: pd.DataFrame) -> pd.DataFrame:
+    """Per-course columns to break coverage down by: length, its bin, motif occurrences and (latent) subtype.
+
+    Parameters
+    ----------
+    params : SimulatorParams
+        The population (its motifs).
+    courses : pandas.DataFrame
+        Courses (``modules``; ``subtype`` or ``severity`` when the simulator recorded them).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``length``, ``length bin`` (4–7, 8–11, 12–15, 16–20, then 21+), ``motifs`` and ``patient class``.
+    """
+    matrix, lengths = courses_to_matrix(courses["modules"], params.modules)
+    bins = pd.cut(lengths, [0, 7, 11, 15, 20, np.inf], labels=["≤ 7", "8–11", "12–15", "16–20", "21+"])
+    if "subtype" in courses:
+        patient = courses["subtype"].to_numpy()
+    elif "severity" in courses:
+        patient = np.where(courses["severity"].to_numpy() > 0, "severe", "mild")
+    else:
+        patient = np.full(len(lengths), "all")
+    return pd.DataFrame({"length": lengths, "length bin": bins, "motifs": motif_counts(matrix, params).sum(axis=1),
+                         "patient class": patient})
+
+
+def interval_frame(params: SimulatorParams, courses: pd.DataFrame,
+                   intervals: dict[float, dict[str, tuple[np.ndarray, np.ndarray]]]) -> pd.DataFrame:
+    """One row per course, method and level: the interval, whether it held the outcome and its true chance to.
+
+    Parameters
+    ----------
+    params : SimulatorParams
+        The population the courses come from: its outcome distribution is the referee.
+    courses : pandas.DataFrame
+        The test courses (``modules``, ``effectiveness``).
+    intervals : dict
+        Level → :func:`method_intervals`' result for these courses.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``level``, ``method``, ``lower``, ``upper``, ``width``, ``covered`` (the observed outcome fell
+        inside), ``true coverage``, ``oracle width`` (the narrowest interval with true chance ``level``) and the
+        columns of :func:`course_features`.
+    """
+    distribution = outcome_distribution(params, courses["modules"])
+    outcome = courses["effectiveness"].to_numpy(dtype=float)
+    features = course_features(params, courses)
+    rows = []
+    for level, by_method in intervals.items():
+        oracle_lower, oracle_upper = distribution.oracle_interval(level)
+        for method, (lower, upper) in by_method.items():
+            rows.append(features.assign(level=level, method=method, lower=lower, upper=upper, width=upper - lower,
+                                        covered=(outcome >= lower) & (outcome <= upper),
+                                        **{"true coverage": distribution.coverage(lower, upper),
+                                           "oracle width": oracle_upper - oracle_lower}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def coverage_summary(frame: pd.DataFrame, by: str | list[str] | None = None) -> pd.DataFrame:
+    """Empirical and true coverage, mean width and the oracle's, per method and level (and ``by``).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        :func:`interval_frame`'s rows.
+    by : str, list of str or None
+        Extra columns to group by (e.g. ``"length bin"``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``courses``, ``coverage`` (share of outcomes inside), ``true coverage`` (mean chance), ``width``,
+        ``oracle width`` and ``width / oracle``.
+    """
+    keys = ["method", "level", *([by] if isinstance(by, str) else by or [])]
+    table = frame.groupby(keys, observed=True).agg(
+        courses=("covered", "size"), coverage=("covered", "mean"), **{"true coverage": ("true coverage", "mean")},
+        width=("width", "mean"), **{"oracle width": ("oracle width", "mean")})
+    order = [m for m in METHODS if m in table.index.unique("method")] + sorted(
+        set(table.index.unique("method")) - set(METHODS))
+    table = table.reindex(order, level="method")  # methods in the lesson's order; levels and bins sorted
+    return table.assign(**{"width / oracle": table["width"] / table["oracle width"]})
+
+
+def spread_error_correlation(spread: np.ndarray, error: np.ndarray) -> float:
+    """Spearman's rank correlation between the ensemble's spread and the model's error, per course.
+
+    Parameters
+    ----------
+    spread : numpy.ndarray
+        The members' standard deviation.
+    error : numpy.ndarray
+        The absolute error to compare with, e.g. ``|mean − E[y | course]|`` (the truth's, free of noise).
+
+    Returns
+    -------
+    float
+        Spearman's rho (1: the spread ranks the courses exactly as the error does).
+    """
+    return float(spearmanr(spread, error).statistic)
