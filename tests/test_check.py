@@ -280,16 +280,15 @@ def freeze_all(net):
     net.requires_grad_(False)
 
 
-def half_width_by_rank(residuals, level):
-    scores = np.sort(np.abs(residuals))
-    rank = int(np.ceil((len(scores) + 1) * level))
-    return scores[rank - 1] if rank <= len(scores) else np.inf
+def scaled_by_rank(residuals, sigmas, new_sigmas, level):
+    scores = np.sort(np.abs(residuals) / sigmas)
+    return scores[int(np.ceil((len(scores) + 1) * level)) - 1] * np.asarray(new_sigmas)
 
 
-def half_width_by_partition(residuals, level):
-    """Another correct answer: the k-th smallest by np.partition, inf spelled float('inf')."""
+def scaled_by_partition(residuals, sigmas, new_sigmas, level):
+    """Another correct answer: the k-th smallest by np.partition, returned as a list."""
     k = int(np.ceil((len(residuals) + 1) * level)) - 1
-    return float(np.partition(np.abs(residuals), k)[k]) if k < len(residuals) else float("inf")
+    return list(np.partition(np.abs(residuals) / sigmas, k)[k] * np.asarray(new_sigmas))
 
 
 FUNCTIONS = [  # (check, correct answers, (typical wrong answer, words its hint must hold))
@@ -333,10 +332,11 @@ FUNCTIONS = [  # (check, correct answers, (typical wrong answer, words its hint 
      [(lambda by, p: np.mean(list(by.values()), axis=0), "equal weights")]),
     (check.ex10_ig_linear, [lambda w, x, b: (x - b) * w, lambda w, x, b: np.multiply(w, np.subtract(x, b))],
      [(lambda w, x, b: w * x, "baseline is missing")]),
-    (check.ex11_conformal, [half_width_by_rank, half_width_by_partition],
-     [(lambda r, level: np.quantile(np.abs(r), level), "(n + 1)"),
-      (lambda r, level: half_width_by_rank(np.abs(r) * np.sign(r) + 10, level) - 10, "sizes"),
-      (lambda r, level: np.sort(np.abs(r))[min(int(np.ceil((len(r) + 1) * level)), len(r)) - 1], "np.inf")]),
+    (check.ex11_scaled, [scaled_by_rank, scaled_by_partition],
+     [(lambda r, s, new, level: np.quantile(np.abs(r) / s, level) * new, "(n + 1)"),
+      (lambda r, s, new, level: scaled_by_rank(r, np.ones_like(s), new, level), "|r| / σ"),
+      (lambda r, s, new, level: np.sort(r / s)[int(np.ceil((len(r) + 1) * level)) - 1] * new, "sizes"),
+      (lambda r, s, new, level: float(scaled_by_rank(r, s, new, level)[0]), "one half-width per new course")]),
 ]
 
 

@@ -729,34 +729,45 @@ def ex10_least_removed(answer: str, model_score: Scorer, courses: Sequence[Seque
                          f"average, random positions by {checks['comprehensiveness_random']:+.3f}.")
 
 
-def ex11_conformal(function: Callable) -> Verdict:
-    """Build: ``function(residuals, level)`` → the split-conformal half-width (inf when too few courses)."""
-    from therapy_utils.uncertainty import conformal_threshold
+def ex11_scaled(function: Callable) -> Verdict:
+    """Build: ``function(residuals, sigmas, new_sigmas, level)`` → spread-scaled conformal half-widths, judged
+    against crepes' normalised conformal regressor."""
+    from crepes import ConformalRegressor
 
     rng = np.random.default_rng(11)
-    cases = [(rng.normal(0, 0.07, size=n), level) for n, level in ((80, 0.9), (321, 0.8), (57, 0.95))]
-    for residuals, level in cases:
-        got, problem = _call_for_number(function, residuals.copy(), level)
-        if problem:
-            return problem
-        expected = conformal_threshold(np.abs(residuals), level)
-        if np.isclose(got, expected, rtol=0, atol=1e-12):
+    for n, level in ((80, 0.9), (321, 0.8)):
+        sigmas, new_sigmas = rng.uniform(0.01, 0.05, size=n), rng.uniform(0.01, 0.05, size=7)
+        residuals = rng.normal(0, 1, size=n) * (0.03 + sigmas)
+        got = _call(function, residuals.copy(), sigmas.copy(), new_sigmas.copy(), level)
+        if got[1]:
+            return got[1]
+        try:
+            answer = _array(got[0])
+        except (TypeError, ValueError):
+            return Verdict(False, f"return numbers, one half-width per new course, not a {type(got[0]).__name__}.")
+        expected = ConformalRegressor().fit(residuals, sigmas=sigmas).predict_int(
+            np.zeros(7), sigmas=new_sigmas, confidence=level)[:, 1]
+        if answer.shape != expected.shape:
+            return Verdict(False, f"return one half-width per new course ({len(expected)}), not an array of shape "
+                                  f"{answer.shape}: multiply the quantile by each new course's σ.")
+        if np.allclose(answer, expected, rtol=0, atol=1e-12):
             continue
-        if np.isclose(got, np.quantile(np.abs(residuals), level), atol=1e-9) or np.isclose(
-                got, np.sort(np.abs(residuals))[int(np.ceil(len(residuals) * level)) - 1], atol=1e-12):
-            return Verdict(False, "close: with n calibration courses rank (n + 1) · level, rounded up, not n · level — "
-                                  "the + 1 counts the new course among them.")
-        if np.isclose(got, conformal_threshold(residuals, level), atol=1e-12):
-            return Verdict(False, "the interval is ŷ ± q: rank the residuals' sizes |y − ŷ|, not their signed values.")
-        return Verdict(False, f"with {len(residuals)} residuals at level {level} your half-width is {got:.4f}; sort "
-                              "the sizes of the residuals and take the ⌈(n + 1) · level⌉-th smallest.")
-    few, problem = _call_for_number(function, rng.normal(size=5), 0.9)
-    if problem:
-        return problem
-    if np.isfinite(few):
-        return Verdict(False, f"with 5 courses at 90 % the rank ⌈6 · 0.9⌉ = 6 exceeds 5, yet you returned {few:.4f}: "
-                              "no calibration score is large enough — return np.inf (an interval of everything).")
-    return Verdict(True, "that is the split-conformal half-width, including the honest infinite one.")
+        scores = np.sort(np.abs(residuals) / sigmas)
+        if np.allclose(answer, np.quantile(scores, level) * new_sigmas, atol=1e-12) or np.allclose(
+                answer, scores[int(np.ceil(n * level)) - 1] * new_sigmas, atol=1e-12):
+            return Verdict(False, "close: rank (n + 1) · level, rounded up, not n · level — the + 1 counts the new "
+                                  "course among the calibration courses.")
+        plain = np.sort(np.abs(residuals))[int(np.ceil((n + 1) * level)) - 1]
+        if np.allclose(answer, plain * new_sigmas, atol=1e-12):
+            return Verdict(False, "score each calibration course by |r| / σ, its residual in units of its own spread, "
+                                  "before taking the quantile.")
+        if np.allclose(answer, np.sort(residuals / sigmas)[int(np.ceil((n + 1) * level)) - 1] * new_sigmas,
+                       atol=1e-12):
+            return Verdict(False, "the interval is symmetric: rank the residuals' sizes |r|, not their signed values.")
+        return Verdict(False, f"with {n} residuals at level {level} your half-widths differ from the scaled conformal "
+                              "ones: score by |r| / σ, take the ⌈(n + 1) · level⌉-th smallest score, multiply by each "
+                              "new σ.")
+    return Verdict(True, "those are crepes' normalised conformal half-widths: wider where the members disagree.")
 
 
 def ex11_misplaced(course: object, predict_one: Callable[[tuple[str, ...]], float], half_width: float) -> Verdict:

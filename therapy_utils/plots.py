@@ -409,8 +409,8 @@ def spread_error_figure(frame: pd.DataFrame, title: str = "Does the spread grow 
     Parameters
     ----------
     frame : pandas.DataFrame
-        One row per course: ``spread`` (members' sd), ``error`` (|mean − E[y | course]|) and ``courses`` (the kind:
-        e.g. in the training range, longer than any training course).
+        One row per course: ``spread`` (members' sd), ``error`` (the absolute gap between the mean prediction and
+        E[y | course]) and ``courses`` (the kind: e.g. in the training range, longer than any training course).
     title : str, default="Does the spread grow where the error grows?"
         The figure's title.
 
