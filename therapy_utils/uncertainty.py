@@ -25,7 +25,7 @@ from scipy.stats import norm, spearmanr
 
 from therapy_utils.data import Vocabulary
 from therapy_utils.evaluate import predict
-from therapy_utils.model import BEST_CONFIG, ModelConfig, SequenceModel
+from therapy_utils.model import BEST_CONFIG, EnsembleModel, ModelConfig, SequenceModel
 from therapy_utils.simulate import SimulatorParams, courses_to_matrix, motif_counts
 from therapy_utils.truth import outcome_distribution
 
@@ -184,7 +184,7 @@ def model_outputs(ensemble: SequenceModel, quantile_model: SequenceModel | None,
         ``mean`` (n,), ``spread`` (n,) (members' standard deviation), ``members`` (n, K) and, with a quantile
         model, ``quantiles`` (n, Q) sorted along each row (no crossing quantiles).
     """
-    members = getattr(ensemble, "members", [ensemble])
+    members = list(ensemble.members) if isinstance(ensemble, EnsembleModel) else [ensemble]
     each = np.stack([predict(member, courses, vocab, batch_size=256) for member in members], axis=1).astype(float)
     outputs = {"mean": each.mean(axis=1), "spread": each.std(axis=1, ddof=1) if each.shape[1] > 1 else
                np.zeros(len(each)), "members": each}

@@ -170,7 +170,8 @@ class CoursePanel:
         if truth is not None:
             self.truth = float(truth([course])[0])
             text += f" · true expected: {self.truth:.3f} · gap: {self.prediction - self.truth:+.3f}"
-        self.interval, interval_text = _interval(self.prediction, self.half_width, truth and self.params, course)
+        simulator = None if truth is None else self.params  # the truth's chance needs a simulator that knows the course
+        self.interval, interval_text = _interval(self.prediction, self.half_width, simulator, course)
         self.prediction_label.value = text + interval_text
         self.caution_label.value = "" if len(course) <= self.max_train_length else (
             f"⚠ {len(course)} modules is longer than any training course ({self.max_train_length}): "
