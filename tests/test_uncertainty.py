@@ -85,12 +85,28 @@ def test_the_monte_carlo_check_fails_on_a_wrong_distribution(preset, wrong):
 
 
 @pytest.mark.parametrize("preset", list(simulate.PRESETS))
-def test_the_distributions_mean_is_the_expected_effectiveness(preset):
+def test_each_course_gets_a_proper_mixture(preset):
+    """Weights are probabilities that sum to 1 and every component has a spread: a distribution, for every preset
+    (its mean, ``expected_effectiveness``, is checked against Monte Carlo in test_simulate, test_realism and
+    test_flowcharts)."""
     params = simulate.preset_params(preset)
     courses = simulate.simulate_courses(params, 2000, seed=3)["modules"]
     dist = truth.outcome_distribution(params, courses)
-    assert np.allclose(dist.weights.sum(axis=1), 1.0, atol=1e-12)
-    assert np.abs(dist.mean() - truth.expected_effectiveness(params, courses)).max() < 1e-12
+    assert dist.weights.shape == dist.means.shape == dist.sds.shape and dist.weights.shape[0] == 2000
+    assert (dist.weights >= 0).all() and np.allclose(dist.weights.sum(axis=1), 1.0, atol=1e-12)
+    assert (dist.sds > 0).all() and np.isfinite(dist.means).all()
+
+
+def test_the_stopping_rules_quadrature_is_within_its_stated_error():
+    """200 equal-probability nodes of the responsiveness, against 4,000: E[y | course] within 1e-4."""
+    params = simulate.preset_params("stopping_rule")
+    courses = simulate.simulate_courses(params, 500, seed=3)["modules"]
+    matrix, lengths = simulate.courses_to_matrix(courses, params.modules)
+    means = []
+    for nodes in (200, 4000):
+        a_end, b_end, r = truth._stopping_nodes(params, matrix, lengths, nodes)
+        means.append(truth.clipped_normal_mean(a_end[:, None] + r * b_end[:, None], params.noise_sd).mean(axis=1))
+    assert np.abs(means[0] - means[1]).max() < 1e-4
 
 
 def test_coverage_counts_the_atoms_and_empty_intervals():
