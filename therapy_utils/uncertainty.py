@@ -2,12 +2,16 @@
 
 Four ways to turn the series' models into an interval at a nominal level (e.g. 90 %):
 
-* **split conformal**: the point model's prediction ± the calibration residuals' conformal quantile (crepes);
+* **split conformal**: the point model's prediction ± the calibration residuals' conformal quantile;
 * **conformalised quantiles (CQR)**: a model trained with the pinball loss predicts the interval's ends; the
   calibration courses say how far to widen (or narrow) them;
 * **ensemble spread**: the deep ensemble's mean ± z · the members' standard deviation, as if it were the outcome's;
 * **spread-scaled conformal**: split conformal on residuals divided by the spread (plus a floor), so intervals
-  widen where the members disagree (crepes' normalised conformal regressor).
+  widen where the members disagree (normalised conformal).
+
+Every method takes its quantile from one function, :func:`conformal_threshold`, whose rank ⌈(n + 1) · level⌉ is
+computed in exact integer arithmetic: the command line, the course builder and the notebooks give the same interval
+from the same calibration set, for every n.
 
 The simulator's :func:`truth.outcome_distribution` is the referee: each interval's *true* chance of holding the
 course's outcome, and the narrowest interval a perfect model would give (the oracle).
@@ -17,13 +21,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from fractions import Fraction
 
 import numpy as np
 import pandas as pd
-from crepes import ConformalRegressor
 from scipy.stats import norm, spearmanr
 
-from therapy_utils.data import Vocabulary
+from therapy_utils.data import Vocabulary, show_value
 from therapy_utils.evaluate import predict
 from therapy_utils.model import BEST_CONFIG, EnsembleModel, ModelConfig, SequenceModel
 from therapy_utils.simulate import SimulatorParams, courses_to_matrix, motif_counts
@@ -55,11 +59,44 @@ def quantile_levels(levels: Sequence[float] = LEVELS) -> tuple[float, ...]:
 QUANTILE_CONFIG: ModelConfig = replace(BEST_CONFIG, ensemble_size=1, quantiles=quantile_levels(LEVELS))
 
 
+def conformal_rank(n: int, level: float) -> int:
+    """⌈(n + 1) · level⌉ in exact arithmetic: which calibration score (1 = smallest) split conformal takes.
+
+    ``level`` is read as the decimal it was written as (0.9 is 9/10, not the binary float just above it), so that
+    (n + 1) · level lands exactly on an integer where it should: in floating point, 10 · 0.9 rounds to 9.000000000000002
+    and a ceiling would take the 10th score instead of the 9th (at n = 9: an infinite interval).
+
+    Parameters
+    ----------
+    n : int
+        Number of calibration scores, at least 0.
+    level : float
+        Nominal coverage in (0, 1).
+
+    Returns
+    -------
+    int
+        The rank, from 1 to n + 1; n + 1 means that ``n`` scores are too few for ``level`` (an infinite interval).
+
+    Raises
+    ------
+    ValueError
+        If ``n`` is negative or ``level`` is not in (0, 1).
+    """
+    if isinstance(n, bool) or int(n) != n or n < 0:
+        raise ValueError(f"the number of calibration scores must be a whole number ≥ 0, got {n!r}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    exact = Fraction(repr(float(level)))  # the shortest decimal that is this float: 0.9 → 9/10
+    return -(-(int(n) + 1) * exact.numerator // exact.denominator)  # ceiling division of integers
+
+
 def conformal_threshold(scores: np.ndarray, level: float) -> float:
     """The ⌈(n + 1) · level⌉-th smallest calibration score: the split-conformal quantile (Vovk et al.; Lei et al.).
 
     With exchangeable calibration and test courses, a test score falls at or below it with probability at least
-    ``level``. Infinite when the calibration set is too small for the level.
+    ``level``. Infinite when the calibration set is too small for the level. Every interval of the package (the
+    command line's, the course builder's, notebook 11's) takes its quantile from here (:func:`conformal_rank`).
 
     Parameters
     ----------
@@ -73,15 +110,19 @@ def conformal_threshold(scores: np.ndarray, level: float) -> float:
     float
         The threshold.
     """
-    scores = np.sort(np.asarray(scores, dtype=float))
-    rank = int(np.ceil((len(scores) + 1) * level - 1e-9))
+    scores = np.sort(np.asarray(scores, dtype=float).ravel())
+    rank = conformal_rank(len(scores), level)
     return float(scores[rank - 1]) if rank <= len(scores) else float("inf")
 
 
 def split_conformal(calibration_predictions: np.ndarray, calibration_outcomes: np.ndarray, predictions: np.ndarray,
                     level: float, calibration_sigmas: np.ndarray | None = None,
                     sigmas: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Split-conformal intervals, plain or scaled by a per-course difficulty (crepes' ConformalRegressor).
+    """Split-conformal intervals, plain or scaled by a per-course difficulty (11_uncertainty).
+
+    Plain: prediction ± the conformal quantile of the calibration residuals' sizes. Scaled (the locally weighted
+    conformal of Lei et al. 2018): each residual is scored in units of its course's difficulty, |r| / σ, and a new
+    course gets prediction ± quantile · σ_new.
 
     Parameters
     ----------
@@ -93,18 +134,29 @@ def split_conformal(calibration_predictions: np.ndarray, calibration_outcomes: n
         Nominal coverage in (0, 1).
     calibration_sigmas, sigmas : numpy.ndarray or None
         Positive difficulty of each calibration and new course (e.g. the ensemble's spread plus a floor); None
-        gives intervals of one width.
+        gives intervals of one width. Both or neither.
 
     Returns
     -------
     tuple of numpy.ndarray
         ``lower`` and ``upper``, clipped to [0, 1] (the outcome's range: no coverage is lost).
+
+    Raises
+    ------
+    ValueError
+        If only one of the two sigmas is given, or a sigma is not positive.
     """
+    if (calibration_sigmas is None) != (sigmas is None):
+        raise ValueError("give both calibration_sigmas and sigmas (scaled intervals) or neither (plain intervals)")
     residuals = np.asarray(calibration_outcomes, dtype=float) - np.asarray(calibration_predictions, dtype=float)
-    regressor = ConformalRegressor().fit(residuals, sigmas=calibration_sigmas)
-    bounds = regressor.predict_int(np.asarray(predictions, dtype=float), sigmas=sigmas, confidence=level,
-                                   y_min=0.0, y_max=1.0)
-    return bounds[:, 0], bounds[:, 1]
+    predictions = np.asarray(predictions, dtype=float)
+    scale_calibration = np.ones_like(residuals) if calibration_sigmas is None else np.asarray(calibration_sigmas, float)
+    scale = np.ones_like(predictions) if sigmas is None else np.asarray(sigmas, dtype=float)
+    for name, values in (("calibration_sigmas", scale_calibration), ("sigmas", scale)):
+        if not (values > 0).all():
+            raise ValueError(f"{name} must be positive; got {show_value(values[~(values > 0)][0])}")
+    half_width = conformal_threshold(np.abs(residuals) / scale_calibration, level) * scale
+    return np.clip(predictions - half_width, 0.0, 1.0), np.clip(predictions + half_width, 0.0, 1.0)
 
 
 def conformalised_quantiles(calibration_quantiles: np.ndarray, calibration_outcomes: np.ndarray,
