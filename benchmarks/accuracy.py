@@ -29,6 +29,7 @@ from sklearn.linear_model import RidgeCV
 from sklearn.metrics import r2_score
 
 from therapy_utils import data, evaluate, simulate, train, truth
+from therapy_utils.compare import format_mean_sd
 from therapy_utils.model import BEST_CONFIG, ModelConfig
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -152,7 +153,7 @@ def markdown(results: dict) -> str:
     for preset, table in summarise(results["runs"], "comparison").groupby("preset", sort=False):
         lines += [f"\n## {preset} preset, n = {int(table['n'].iloc[0])}, mean ± sd over {table['seeds'].max()} seeds\n",
                   "| model | test R² | share of oracle | train s (median) |", "|---|---:|---:|---:|"]
-        lines += [f"| {r.model} | {r.r2:.3f} ± {r.r2_sd:.3f} | {r.share:.3f} ± {r.share_sd:.3f} | "
+        lines += [f"| {r.model} | {format_mean_sd(r.r2, r.r2_sd)} | {format_mean_sd(r.share, r.share_sd)} | "
                   f"{r.train_seconds:.1f} |" for r in table.itertuples()]
     curve = summarise(results["runs"], "curve")
     if len(curve):

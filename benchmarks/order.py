@@ -27,6 +27,7 @@ from common import write_results
 from sklearn.metrics import r2_score
 
 from therapy_utils import data, evaluate, simulate, train, truth
+from therapy_utils.compare import format_mean_sd
 from therapy_utils.model import BEST_CONFIG
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -67,8 +68,7 @@ def markdown_table(rows: list[dict]) -> str:
                "ridge_r2": "ridge on counts + length", "oracle_r2": "oracle"}
     lines = ["| data | " + " | ".join(columns.values()) + " |", "|---|" + "---:|" * len(columns)]
     for variant, group in table.groupby("variant", sort=False):
-        cells = [f"{group[c].mean():.3f} ± {group[c].std(ddof=1):.3f}" if len(group) > 1 else f"{group[c].mean():.3f}"
-                 for c in columns]
+        cells = [format_mean_sd(group[c].mean(), group[c].std(ddof=1) if len(group) > 1 else None) for c in columns]
         lines.append(f"| {variant} (n = {group['n'].iloc[0]:,}) | " + " | ".join(cells) + " |")
     return "\n".join(lines) + f"\n\nTest R², mean ± sd over seeds {sorted(table['seed'].unique().tolist())}.\n"
 

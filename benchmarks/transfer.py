@@ -23,6 +23,7 @@ import torch
 from common import write_results
 
 from therapy_utils import evaluate, train, truth
+from therapy_utils.compare import format_mean_sd
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SHIPPED_PRETRAINED = Path(__file__).resolve().parents[1] / "notebooks" / "checkpoints" / "transfer_pretrained"
@@ -70,8 +71,7 @@ def markdown_table(results: dict) -> str:
     sizes = sorted(table["n"].unique())
     lines = ["| start | " + " | ".join(f"n = {n}" for n in sizes) + " |", "|---|" + "---:|" * len(sizes)]
     for start, group in table.groupby("start", sort=False):
-        cells = [f"{r.mean:.3f} ± {r.sd:.3f}" if r.seeds > 1 else f"{r.mean:.3f}"
-                 for r in group.sort_values("n").itertuples()]
+        cells = [format_mean_sd(r.mean, r.sd if r.seeds > 1 else None) for r in group.sort_values("n").itertuples()]
         lines.append(f"| {start} | " + " | ".join(cells) + " |")
     needed = evaluate.courses_needed(table)
     lines += ["", f"Courses needed to reach random initialisation's R² at n = {max(results['sizes'])}:"]

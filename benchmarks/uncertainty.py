@@ -28,6 +28,7 @@ import torch
 from common import write_results
 
 from therapy_utils import data, simulate, train, truth, uncertainty
+from therapy_utils.compare import format_mean_sd
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SEEDS = (0, 1, 2, 3, 4)
@@ -67,7 +68,13 @@ def mean_sd(frame: pd.DataFrame, keys: list[str], columns: list[str]) -> pd.Data
     """``mean ± sd`` of each column over seeds, three decimals."""
     grouped = frame.groupby(keys, sort=False)[columns]
     means, sds = grouped.mean(), grouped.std(ddof=1)
-    return means.combine(sds, lambda m, s: m.map(lambda v: f"{v:.3f}") + " ± " + s.map(lambda v: f"{v:.3f}"))
+    return means.combine(sds, lambda m, s: pd.Series([format_mean_sd(a, b) for a, b in zip(m, s, strict=True)],
+                                                     index=m.index))
+
+
+def measured(targets_table: pd.DataFrame) -> list[str]:
+    """The targets' "mean ± sd" column."""
+    return [format_mean_sd(m, s) for m, s in zip(targets_table["mean"], targets_table["sd"], strict=True)]
 
 
 def targets(results: dict[str, list[dict]], preset: str = "realistic") -> list[dict]:
@@ -96,16 +103,14 @@ def table(results: dict[str, list[dict]]) -> str:
     """Markdown: the targets first, then every method and level, then the breakdowns at 90 %."""
     overall = pd.DataFrame(results["overall"])
     columns = ["coverage", "true coverage", "width", "oracle width", "width / oracle"]
-    goals = pd.DataFrame(results["targets"]).assign(measured=lambda t: t["mean"].map("{:.3f}".format) + " ± "
-                                                    + t["sd"].map("{:.3f}".format))
+    goals = pd.DataFrame(results["targets"]).assign(measured=measured)
     parts = ["# Prediction intervals: coverage against the truth (mean ± sd over seeds)\n",
              "Calibrated on the validation courses, scored on the test courses; 'true coverage' is the mean chance,",
              "from the simulator's outcome distribution, that each test course's interval holds its outcome.\n",
              "## Targets (realistic preset, 2,000 courses, 90 %)\n",
              goals[["target", "wanted", "measured", "met"]].to_markdown(index=False),
              "\n\nThe same on the flowcharts preset, whose two subtypes change what modules do:\n",
-             pd.DataFrame(results["targets_flowcharts"]).assign(
-                 measured=lambda t: t["mean"].map("{:.3f}".format) + " ± " + t["sd"].map("{:.3f}".format))[
+             pd.DataFrame(results["targets_flowcharts"]).assign(measured=measured)[
                  ["target", "wanted", "measured", "met"]].to_markdown(index=False),
              "\n\n## Every method and level\n", mean_sd(overall, ["preset", "method", "level"], columns).to_markdown(),
              "\n\n## By course length, 90 %\n",

@@ -1,12 +1,13 @@
-"""Comparisons over seeds (mean ± sd tables, paired tests) and the printed simulator parameters."""
+"""Comparisons over seeds (mean ± sd tables, paired tests corrected for their family) and the simulator parameters."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
-from therapy_utils import evaluate, simulate
+from therapy_utils import compare, simulate
 
 
 def runs_of(differences: list[float], base: list[float]) -> pd.DataFrame:
@@ -19,7 +20,7 @@ def runs_of(differences: list[float], base: list[float]) -> pd.DataFrame:
 def test_mean_sd_table_shows_mean_sd_and_seeds_in_first_seen_order():
     runs = pd.DataFrame({"model": ["b", "b", "a", "a", "a"], "n": [10, 10, 10, 10, 20],
                          "r2": [0.5, 0.7, 0.1, 0.3, 0.9]})
-    table = evaluate.mean_sd_table(runs, "model", "n", "r2")
+    table = compare.mean_sd_table(runs, "model", "n", "r2")
     assert list(table.index) == ["b", "a"] and list(table.columns) == [10, 20]
     assert table.loc["b", 10] == "0.600 ± 0.141 (2)"  # sample sd of 0.5, 0.7
     assert table.loc["a", 20] == "0.900 (1)"  # one run: no spread to show
@@ -28,7 +29,7 @@ def test_mean_sd_table_shows_mean_sd_and_seeds_in_first_seen_order():
 
 def test_a_gap_the_seeds_agree_on_is_a_difference():
     base = [0.40, 0.70, 0.55, 0.62, 0.48]  # the split's luck: large spread between seeds
-    result = evaluate.paired_comparison(runs_of([0.10, 0.11, 0.09, 0.10, 0.12], base), [("base", "new")])
+    result = compare.paired_comparison(runs_of([0.10, 0.11, 0.09, 0.10, 0.12], base), [("base", "new")])
     row = result.iloc[0]
     assert row["verdict"] == "higher" and row["higher in"] == 5 and row["p"] < 1e-4
     assert row["difference"] == pytest.approx(0.104)
@@ -36,19 +37,81 @@ def test_a_gap_the_seeds_agree_on_is_a_difference():
 
 def test_a_gap_smaller_than_its_noise_is_within_noise():
     base = [0.40, 0.70, 0.55, 0.62, 0.48]
-    result = evaluate.paired_comparison(runs_of([0.15, -0.10, 0.05, -0.08, 0.02], base), [("base", "new")])
+    result = compare.paired_comparison(runs_of([0.15, -0.10, 0.05, -0.08, 0.02], base), [("base", "new")])
     assert result.iloc[0]["verdict"] == "within noise" and result.iloc[0]["p"] > 0.5
 
 
 def test_higher_in_every_seed_is_not_enough_with_five_noisy_seeds():
     """Matches notebook 08: five wins out of five can still leave p above 0.05 when the gaps vary a lot."""
-    result = evaluate.paired_comparison(runs_of([0.01, 0.20, 0.02, 0.15, 0.01], [0.5] * 5), [("base", "new")])
+    result = compare.paired_comparison(runs_of([0.01, 0.20, 0.02, 0.15, 0.01], [0.5] * 5), [("base", "new")])
     assert result.iloc[0]["higher in"] == 5 and result.iloc[0]["verdict"] == "within noise"
+
+
+def family_at(p_value: float, members: int, seeds: int = 5) -> pd.DataFrame:
+    """Runs in which each of ``members`` candidates beats "base" with a paired t-test p-value of exactly ``p_value``."""
+    pattern = np.linspace(-1, 1, seeds) * 0.01  # zero-mean spread of the per-seed differences
+    t = stats.t.ppf(1 - p_value / 2, seeds - 1)
+    shift = t * pattern.std(ddof=1) / np.sqrt(seeds)
+    base = np.linspace(0.4, 0.7, seeds)
+    rows = [{"model": "base", "preset": "p", "seed": s, "share": b} for s, b in enumerate(base)]
+    rows += [{"model": f"new {k}", "preset": "p", "seed": s, "share": b + shift + e}
+             for k in range(members) for s, (b, e) in enumerate(zip(base, pattern, strict=True))]
+    return pd.DataFrame(rows)
+
+
+def test_ten_comparisons_at_p_0_047_are_within_noise_as_a_family():
+    runs = family_at(0.047, 10)
+    result = compare.paired_comparison(runs, [("base", f"new {k}") for k in range(10)])
+    assert np.allclose(result["p"], 0.047) and np.allclose(result["p (Holm)"], 0.47)
+    assert set(result["verdict"]) == {"within noise"}
+    alone = compare.paired_comparison(runs, [("base", "new 0")])  # the same comparison, a family of one
+    assert alone["p (Holm)"].item() == pytest.approx(0.047) and alone["verdict"].item() == "higher"
+
+
+def test_identical_runs_are_identical_not_lower():
+    runs = runs_of([0.0] * 5, [0.40, 0.70, 0.55, 0.62, 0.48])
+    row = compare.paired_comparison(runs, [("base", "new")]).iloc[0]
+    assert row["verdict"] == "identical" and row["p"] == 1.0 and row["ci low"] == row["ci high"] == 0.0
+
+
+def test_a_constant_shift_is_a_certain_difference():
+    row = compare.paired_comparison(runs_of([0.02] * 5, [0.40, 0.70, 0.55, 0.62, 0.48]), [("base", "new")]).iloc[0]
+    assert row["verdict"] == "higher" and row["p"] == 0.0 and row["sd"] == 0.0
+
+
+def test_holm_on_a_worked_example():
+    """Four hypotheses with raw p 0.01, 0.04, 0.03, 0.005 (the Holm–Bonferroni method's Wikipedia example): the
+    adjusted p-values are 4 · 0.005, 3 · 0.01, then max(2 · 0.03, 0.03) and max(0.04, 0.06)."""
+    assert np.allclose(compare.holm([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02])
+    assert np.allclose(compare.holm([0.6, 0.4]), [0.8, 0.8])  # never below a smaller raw p's adjusted value
+    assert np.allclose(compare.holm([0.7, 0.6]), [1.0, 1.0])  # capped at 1
+    with pytest.raises(ValueError, match="must be in"):
+        compare.holm([0.2, float("nan")])
+
+
+def test_the_interval_is_the_t_interval_bonferroni_widened():
+    base = [0.40, 0.70, 0.55, 0.62, 0.48]
+    differences = [0.15, -0.10, 0.05, -0.08, 0.02]
+    row = compare.paired_comparison(runs_of(differences, base), [("base", "new")]).iloc[0]
+    expected = stats.ttest_1samp(differences, 0.0).confidence_interval(0.95)
+    assert (row["ci low"], row["ci high"]) == pytest.approx((expected.low, expected.high))
+    two = pd.concat([runs_of(differences, base), runs_of(differences, base).assign(preset="q")])
+    rows = compare.paired_comparison(two, [("base", "new")])  # a family of two: each interval at 97.5 %
+    wider = stats.ttest_1samp(differences, 0.0).confidence_interval(0.975)
+    assert rows["ci low"].tolist() == pytest.approx([wider.low] * 2)
+
+
+def test_format_mean_sd_is_the_one_cell_format():
+    assert compare.format_mean_sd(0.75312, 0.16, 5) == "0.753 ± 0.160 (5)"
+    assert compare.format_mean_sd(0.75312, float("nan"), 1) == "0.753 (1)"
+    assert compare.format_mean_sd(0.75312, 0.16, decimals=2) == "0.75 ± 0.16"
 
 
 def test_a_pair_without_runs_is_named():
     with pytest.raises(ValueError, match="'missing'"):
-        evaluate.paired_comparison(runs_of([0.1] * 5, [0.5] * 5), [("base", "missing")])
+        compare.paired_comparison(runs_of([0.1] * 5, [0.5] * 5), [("base", "missing")])
+    with pytest.raises(ValueError, match="at least two seeds"):
+        compare.paired_comparison(runs_of([0.1], [0.5]), [("base", "new")])
 
 
 @pytest.mark.parametrize("preset", ["realistic", "original"])

@@ -1,9 +1,9 @@
 """Predictions, metrics, the oracle ceiling, an order-blind baseline, per-course explanations, comparisons over seeds.
 
 Taught in ``04_evaluation.ipynb`` (metrics), ``05_module_embeddings.ipynb`` (next-module scores),
-``06_interactive_course_builder.ipynb`` (occlusion), ``07_transfer_learning.ipynb`` (learning curves),
-``08_model_comparison.ipynb`` (mean ± sd tables, paired tests) and ``10_explaining_predictions.ipynb`` (integrated
-gradients, removal checks).
+``06_interactive_course_builder.ipynb`` (occlusion), ``07_transfer_learning.ipynb`` (learning curves) and
+``10_explaining_predictions.ipynb`` (integrated gradients, removal checks). Comparisons over seeds live in
+:mod:`therapy_utils.compare`.
 """
 
 from __future__ import annotations
@@ -31,7 +31,11 @@ def predict(model: SequenceModel, courses: pd.DataFrame | Sequence[Sequence[str]
             batch_size: int = 16, bucketing: bool = False) -> np.ndarray:
     """Predicted effectiveness (float32) for a course table or a list of courses, in table order (04_evaluation).
 
-    ``bucketing`` runs equal-length batches from tensors built once (the fast path of benchmarks/speed.py).
+    The series' one inference path: every prediction — evaluation, the course builder, searches, explanations — runs
+    here, under ``torch.inference_mode`` with the model in eval mode. Courses are encoded once
+    (:func:`batching.encode_padded`) and run ``batch_size`` at a time, each batch cut to its longest course: the very
+    tensors the training DataLoader's :func:`batching.collate_courses` would build. ``bucketing`` runs equal-length
+    batches instead (the fast path of benchmarks/speed.py).
 
     Parameters
     ----------
@@ -49,30 +53,49 @@ def predict(model: SequenceModel, courses: pd.DataFrame | Sequence[Sequence[str]
     Returns
     -------
     numpy.ndarray
-        Shape (courses,), float32: one predicted effectiveness per course, in input order.
+        Shape (courses,) — or (courses, quantiles) for a quantile model — float32, in input order; empty for no
+        courses.
+
+    Raises
+    ------
+    ValueError
+        If a course is empty or holds a module not in ``vocab`` (the message names its row).
     """
     table = courses if isinstance(courses, pd.DataFrame) else pd.DataFrame({"modules": [tuple(c) for c in courses]})
     device = next(model.parameters()).device
     model.eval()
-    loader = make_loader(table, vocab, batch_size, shuffle=False, bucketing=bucketing)
+    if bucketing:
+        return _predict_bucketed(model, table, vocab, batch_size, device)
+    padded, lengths = encode_padded(list(table["modules"]), vocab)
     outputs = []
     with torch.inference_mode():
-        for padded, lengths, _ in loader:
-            outputs.append(model(padded.to(device), lengths).cpu())
+        for start in range(0, len(lengths), batch_size):
+            rows = slice(start, start + batch_size)
+            width = int(lengths[rows].max())
+            outputs.append(model(padded[rows, :width].to(device), lengths[rows]).cpu())
+    return torch.cat(outputs).numpy() if outputs else np.zeros(0, dtype=np.float32)
+
+
+def _predict_bucketed(model: SequenceModel, table: pd.DataFrame, vocab: Vocabulary, batch_size: int,
+                      device: torch.device) -> np.ndarray:
+    """:func:`predict` over equal-length batches, each prediction put back in its row."""
+    loader = make_loader(table, vocab, batch_size, shuffle=False, bucketing=True)
+    with torch.inference_mode():
+        outputs = [model(padded.to(device), lengths).cpu() for padded, lengths, _ in loader]
     predictions = torch.cat(outputs)
-    if bucketing:  # batches came grouped by length: put each prediction back in its row
-        predictions = torch.empty_like(predictions).index_copy_(0, torch.cat(loader.indices), predictions)
-    return predictions.numpy()
+    return torch.empty_like(predictions).index_copy_(0, torch.cat(loader.indices), predictions).numpy()
 
 
-Scorer = Callable[[list[tuple[str, ...]]], np.ndarray]
+Scorer = Callable[[Sequence[Sequence[str]]], np.ndarray]
+"""Courses (sequences of module names) in, one score per course out: a model (:func:`model_scorer`) or the truth
+(``optimize.truth_scorer``), so that searches, explanations and exercise checks treat both alike."""
 
 
 def model_scorer(model: SequenceModel, vocab: Vocabulary, chunk: int = 4096) -> Scorer:
-    """Courses → the model's predictions, so explanations and searches treat a model and the truth alike.
+    """Courses → the model's predictions as float64, so explanations and searches treat a model and the truth alike.
 
-    Encodes all courses at once (:func:`batching.encode_padded`) and runs them in chunks: searches score
-    thousands of candidates per step.
+    A thin wrapper around :func:`predict` (the one inference path) with large batches: searches score thousands of
+    candidates per step.
 
     Parameters
     ----------
@@ -90,15 +113,7 @@ def model_scorer(model: SequenceModel, vocab: Vocabulary, chunk: int = 4096) -> 
         of courses (sequences of module names); an empty array for no courses.
     """
     def score(courses: Sequence[Sequence[str]]) -> np.ndarray:
-        courses = [tuple(c) for c in courses]
-        device = next(model.parameters()).device
-        model.eval()
-        outputs = []
-        with torch.inference_mode():
-            for start in range(0, len(courses), chunk):
-                padded, lengths = encode_padded(courses[start:start + chunk], vocab)
-                outputs.append(model(padded.to(device), lengths).cpu())
-        return torch.cat(outputs).numpy().astype(np.float64) if outputs else np.zeros(0)
+        return predict(model, [tuple(c) for c in courses], vocab, batch_size=chunk).astype(np.float64)
 
     return score
 
@@ -660,76 +675,3 @@ def courses_needed(summary: pd.DataFrame, baseline: str = "random") -> pd.Series
     reached = summary[summary["mean"] >= reference["mean"]]
     needed = reached.groupby("start", sort=False)["n"].min()
     return needed.reindex(summary["start"].unique()).rename(f"courses to reach {baseline} at n={reference['n']}")
-
-
-def mean_sd_table(runs: pd.DataFrame, index: str | list[str], columns: str, value: str,
-                  decimals: int = 3) -> pd.DataFrame:
-    """A pivot of "mean ± sd (seeds)" cells: a comparison over seeds with its spread beside every mean.
-
-    Used by 07_transfer_learning and 08_model_comparison, where rankings are read only where gaps exceed the spread.
-
-    Parameters
-    ----------
-    runs : pandas.DataFrame
-        One row per run (one seed of one configuration), holding ``index``, ``columns`` and ``value``.
-    index, columns : str or list of str
-        Columns whose values become the rows and the columns of the table.
-    value : str
-        The measured column to average over seeds.
-    decimals : int
-        Decimals shown for the mean and the sample standard deviation.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Strings like ``"0.753 ± 0.160 (5)"``; the sd is blank for a single run. Rows and columns keep the order in
-        which they first appear in ``runs``.
-    """
-    keys = [index] if isinstance(index, str) else list(index)
-    stats = runs.groupby([*keys, columns], sort=False)[value].agg(["mean", "std", "count"]).reset_index()
-    cells = stats.apply(lambda r: f"{r['mean']:.{decimals}f}"
-                        + (f" ± {r['std']:.{decimals}f}" if r["count"] > 1 else "") + f" ({r['count']:.0f})", axis=1)
-    return stats.assign(cell=cells).pivot(index=keys, columns=columns, values="cell").reindex(
-        index=stats.set_index(keys).index.unique(), columns=stats[columns].unique())
-
-
-def paired_comparison(runs: pd.DataFrame, pairs: Sequence[tuple[str, str]], value: str = "share",
-                      by: str = "preset", unit: str = "seed", alpha: float = 0.05) -> pd.DataFrame:
-    """Candidate minus baseline, paired by seed, with a paired t-test: is a gap larger than the seed-to-seed noise?
-
-    Two configurations trained on the same seeds share their data split, so their difference per seed removes the
-    split's luck; the table says "within noise" unless the paired t-test rejects a zero mean difference at ``alpha``
-    (08_model_comparison).
-
-    Parameters
-    ----------
-    runs : pandas.DataFrame
-        One row per run with columns ``model``, ``by``, ``unit`` and ``value``.
-    pairs : sequence of (baseline, candidate)
-        Model names to compare, the baseline first.
-    value, by, unit : str
-        The measured column, the column that separates independent comparisons (the preset) and the pairing column.
-    alpha : float
-        Significance level of the two-sided paired t-test.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Per pair and ``by``: mean and sd of the paired difference, seeds, the number of seeds where the candidate
-        was higher, the p-value and the verdict ("higher", "lower" or "within noise").
-    """
-    from scipy.stats import ttest_rel
-
-    rows = []
-    for baseline, candidate in pairs:
-        for group, table in runs[runs["model"].isin([baseline, candidate])].groupby(by, sort=False):
-            wide = table.pivot(index=unit, columns="model", values=value).dropna()
-            if baseline not in wide or candidate not in wide:
-                raise ValueError(f"no paired runs of {baseline!r} and {candidate!r} for {by} {group!r}")
-            difference = wide[candidate] - wide[baseline]
-            p_value = float(ttest_rel(wide[candidate], wide[baseline]).pvalue)
-            verdict = "within noise" if p_value >= alpha else ("higher" if difference.mean() > 0 else "lower")
-            rows.append({"baseline": baseline, "candidate": candidate, by: group, "difference": difference.mean(),
-                         "sd": difference.std(), "seeds": len(difference), "higher in": int((difference > 0).sum()),
-                         "p": p_value, "verdict": verdict})
-    return pd.DataFrame(rows)

@@ -1,0 +1,173 @@
+"""Comparisons over seeds: "mean ± sd" cells and paired tests corrected for the family they belong to.
+
+A benchmark trains each configuration on the same seeds; a seed fixes the simulated population and its split, so two
+configurations' results on one seed are a pair. This module turns such runs into the tables the notebooks show and
+says which differences are larger than the seed-to-seed noise — once for the whole *family* of comparisons a table
+or a claim draws from, so that ten tries at p = 0.047 do not become ten findings (Holm 1979). Taught in
+``08_model_comparison.ipynb``; used by 07_transfer_learning and 11_uncertainty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+VERDICTS: tuple[str, ...] = ("higher", "lower", "within noise", "identical")
+
+
+def format_mean_sd(mean: float, sd: float | None = None, count: int | None = None, decimals: int = 3) -> str:
+    """One "mean ± sd (count)" cell, the series' one way of writing a result over seeds.
+
+    Parameters
+    ----------
+    mean : float
+        The mean over seeds.
+    sd : float or None, default=None
+        Their sample standard deviation; None or NaN (a single seed) leaves out the "± sd".
+    count : int or None, default=None
+        How many seeds; None leaves out the bracket.
+    decimals : int, default=3
+        Decimals of the mean and the sd.
+
+    Returns
+    -------
+    str
+        E.g. ``"0.753 ± 0.160 (5)"``, ``"0.753 ± 0.160"`` or ``"0.753 (1)"``.
+    """
+    text = f"{mean:.{decimals}f}"
+    if sd is not None and np.isfinite(sd):
+        text += f" ± {sd:.{decimals}f}"
+    return text + ("" if count is None else f" ({count:.0f})")
+
+
+def mean_sd_table(runs: pd.DataFrame, index: str | list[str], columns: str, value: str,
+                  decimals: int = 3) -> pd.DataFrame:
+    """A pivot of "mean ± sd (seeds)" cells: a comparison over seeds with its spread beside every mean.
+
+    Used by 07_transfer_learning and 08_model_comparison, where rankings are read only where gaps exceed the spread.
+
+    Parameters
+    ----------
+    runs : pandas.DataFrame
+        One row per run (one seed of one configuration), holding ``index``, ``columns`` and ``value``.
+    index, columns : str or list of str
+        Columns whose values become the rows and the columns of the table.
+    value : str
+        The measured column to average over seeds.
+    decimals : int, default=3
+        Decimals shown for the mean and the sample standard deviation.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Strings like ``"0.753 ± 0.160 (5)"`` (:func:`format_mean_sd`); the sd is left out for a single run. Rows and
+        columns keep the order in which they first appear in ``runs``.
+    """
+    keys = [index] if isinstance(index, str) else list(index)
+    stats_table = runs.groupby([*keys, columns], sort=False)[value].agg(["mean", "std", "count"]).reset_index()
+    cells = [format_mean_sd(m, s if c > 1 else None, c, decimals)
+             for m, s, c in zip(stats_table["mean"], stats_table["std"], stats_table["count"], strict=True)]
+    return stats_table.assign(cell=cells).pivot(index=keys, columns=columns, values="cell").reindex(
+        index=stats_table.set_index(keys).index.unique(), columns=stats_table[columns].unique())
+
+
+def holm(p_values: Sequence[float]) -> np.ndarray:
+    """Holm's step-down adjusted p-values: the family-wise error rate stays at most alpha for any dependence.
+
+    Sort the m p-values, multiply the i-th smallest by m − i + 1, keep the running maximum, cap at 1 (Holm 1979).
+    A hypothesis is rejected at level alpha when its adjusted p-value is below alpha.
+
+    Parameters
+    ----------
+    p_values : sequence of float
+        The raw p-values of one family of tests, each in [0, 1].
+
+    Returns
+    -------
+    numpy.ndarray
+        The adjusted p-values, in the input's order.
+
+    Raises
+    ------
+    ValueError
+        If a p-value is missing or outside [0, 1].
+    """
+    p = np.asarray(p_values, dtype=float)
+    if not np.all((p >= 0) & (p <= 1)):
+        raise ValueError(f"p-values must be in [0, 1]; got {p[~((p >= 0) & (p <= 1))][0]!r}")
+    order = np.argsort(p, kind="stable")
+    stepped = np.maximum.accumulate(p[order] * (len(p) - np.arange(len(p))))
+    adjusted = np.empty_like(p)
+    adjusted[order] = np.minimum(stepped, 1.0)
+    return adjusted
+
+
+def _paired_row(difference: pd.Series) -> dict:
+    """Mean, sd, raw p-value and t-quantile basis of one set of paired differences (``identical`` when all zero)."""
+    n, mean, sd = len(difference), float(difference.mean()), float(difference.std(ddof=1))
+    if sd == 0:  # the t statistic is undefined: no spread at all
+        return {"difference": mean, "sd": 0.0, "seeds": n, "p": 1.0 if mean == 0 else 0.0, "identical": mean == 0}
+    p_value = float(stats.ttest_1samp(difference, 0.0).pvalue)
+    return {"difference": mean, "sd": sd, "seeds": n, "p": p_value, "identical": False}
+
+
+def paired_comparison(runs: pd.DataFrame, pairs: Sequence[tuple[str, str]], value: str = "share",
+                      by: str = "preset", unit: str = "seed", alpha: float = 0.05) -> pd.DataFrame:
+    """Candidate minus baseline, paired by seed: which gaps in one family of comparisons exceed the seeds' noise?
+
+    Two configurations trained on the same seeds share their data, so their difference per seed removes the data's
+    luck; a paired t-test asks whether the mean difference could be zero (08_model_comparison).
+
+    **A family** is every comparison one table or one claim draws from: here, every pair × every value of ``by``
+    in one call. Looking at many comparisons and reporting those with p < 0.05 finds "effects" by chance (ten
+    comparisons at p = 0.047 would be ten), so the verdicts use Holm-adjusted p-values over the family, which keep
+    the chance of *any* false "higher"/"lower" at most ``alpha``. Call it once per table, with that table's pairs.
+
+    Parameters
+    ----------
+    runs : pandas.DataFrame
+        One row per run with columns ``model``, ``by``, ``unit`` and ``value``.
+    pairs : sequence of (baseline, candidate)
+        Model names to compare, the baseline first.
+    value, by, unit : str
+        The measured column, the column that separates comparisons (the preset) and the pairing column (the seed).
+    alpha : float, default=0.05
+        Family-wise error rate of the verdicts, and 1 − the simultaneous confidence of the intervals.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per pair and ``by``: ``difference`` (mean paired difference), ``sd``, ``seeds``, ``higher in`` (seeds
+        where the candidate was higher), ``ci low`` and ``ci high`` (a Bonferroni interval for the mean difference:
+        all the family's intervals hold their true differences together with probability ≥ 1 − alpha), ``p`` (the
+        raw paired t-test), ``p (Holm)`` and ``verdict``: "higher" or "lower" when the Holm p-value is below
+        ``alpha``, "identical" when every difference is exactly 0, otherwise "within noise". Differences of zero
+        spread but not zero are a certain shift: p = 0, verdict by its sign.
+
+    Raises
+    ------
+    ValueError
+        If a pair has no paired runs for some ``by`` value, or fewer than two seeds.
+    """
+    rows = []
+    for baseline, candidate in pairs:
+        for group, table in runs[runs["model"].isin([baseline, candidate])].groupby(by, sort=False):
+            wide = table.pivot(index=unit, columns="model", values=value).dropna()
+            if baseline not in wide or candidate not in wide or len(wide) < 2:
+                raise ValueError(f"{baseline!r} and {candidate!r} need paired runs on at least two {unit}s for {by} "
+                                 f"{group!r}; found {len(wide) if baseline in wide and candidate in wide else 0}")
+            difference = wide[candidate] - wide[baseline]
+            rows.append({"baseline": baseline, "candidate": candidate, by: group, **_paired_row(difference),
+                         "higher in": int((difference > 0).sum())})
+    table = pd.DataFrame(rows)
+    table["p (Holm)"] = holm(table["p"])
+    t = stats.t.ppf(1 - alpha / (2 * len(table)), table["seeds"] - 1)  # Bonferroni: alpha shared by the family
+    half = t * table["sd"] / np.sqrt(table["seeds"])
+    table["ci low"], table["ci high"] = table["difference"] - half, table["difference"] + half
+    table["verdict"] = np.where(table.pop("identical"), "identical", np.where(
+        table["p (Holm)"] >= alpha, "within noise", np.where(table["difference"] > 0, "higher", "lower")))
+    return table[["baseline", "candidate", by, "difference", "sd", "seeds", "higher in", "ci low", "ci high", "p",
+                  "p (Holm)", "verdict"]]
