@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
@@ -113,3 +114,38 @@ def test_non_checkpoint_description_and_missing_files_are_refused(tmp_path, mode
     (tmp_path / "model.json").write_text("{not json")
     with pytest.raises(ValueError, match="not a therapy_utils checkpoint description"):
         load_checkpoint(tmp_path)
+
+
+@pytest.mark.parametrize("config", [ModelConfig(), ModelConfig(architecture="cnn", pooling="sum", positional=True)],
+                         ids=["lstm", "cnn"])
+def test_predict_is_the_training_loaders_batches_and_the_scorer_is_predict(config):
+    """One inference path: predict() runs exactly the padded batches the DataLoader builds (so the parity numbers
+    stay bit for bit), and the scorer that searches and explanations use is predict() in float64."""
+    from therapy_utils.batching import make_loader
+    from therapy_utils.evaluate import model_scorer
+
+    vocab = Vocabulary(MODULES)
+    net = build_model(len(vocab), config, torch.Generator().manual_seed(2)).eval()
+    rng = np.random.default_rng(0)
+    courses = [tuple(rng.choice(MODULES, size=rng.integers(1, 21))) for _ in range(37)]
+    with torch.inference_mode():
+        expected = torch.cat([net(padded, lengths) for padded, lengths, _ in make_loader(
+            pd.DataFrame({"modules": courses}), vocab, 16, shuffle=False)]).numpy()
+    assert np.array_equal(predict(net, courses, vocab, batch_size=16), expected)
+    scored = model_scorer(net, vocab, chunk=16)(courses)
+    assert scored.dtype == np.float64 and np.array_equal(scored, expected.astype(np.float64))
+    assert model_scorer(net, vocab)([]).shape == (0,)
+    with pytest.raises(ValueError, match="row 2: module 'Z' is not in the vocabulary"):
+        model_scorer(net, vocab)([("A",), ("B",), ("A", "Z")])
+
+
+def test_an_ensemble_has_no_single_embedding_table_and_says_so():
+    from therapy_utils.embeddings import embedding_table
+    from therapy_utils.model import module_embedding
+
+    vocab = Vocabulary(MODULES)
+    ensemble = build_model(len(vocab), ModelConfig(architecture="cnn", pooling="sum", ensemble_size=3),
+                           torch.Generator().manual_seed(3))
+    with pytest.raises(ValueError, match=r"3 module embedding tables .*pick a member"):
+        embedding_table(ensemble, vocab)
+    assert module_embedding(ensemble.members[0]) is ensemble.members[0].embedding

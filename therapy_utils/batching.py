@@ -18,14 +18,14 @@ import torch
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader, Dataset
 
-from therapy_utils.data import Vocabulary, show_value
+from therapy_utils.data import Vocabulary
 
 
 def encode_padded(courses: Sequence[Sequence[str]], vocab: Vocabulary) -> tuple[torch.Tensor, torch.Tensor]:
-    """Many courses → one padded index tensor and the lengths, without a DataLoader (09_optimizing_courses).
+    """Many courses → one padded index tensor and the lengths, without a DataLoader (04_evaluation).
 
-    The fast path for scoring thousands of candidate courses in a search; same tensors as
-    :func:`collate_courses` builds batch by batch.
+    What :func:`evaluate.predict` runs on; cut to a batch's longest course, the same tensors as
+    :func:`collate_courses` builds batch by batch. Each course is encoded by :meth:`Vocabulary.encode`.
 
     Parameters
     ----------
@@ -46,17 +46,10 @@ def encode_padded(courses: Sequence[Sequence[str]], vocab: Vocabulary) -> tuple[
     ValueError
         A course is empty or holds a module not in ``vocab`` (the message names its row).
     """
-    lookup = {m: i + 1 for i, m in enumerate(vocab.modules)}
     lengths = np.fromiter((len(c) for c in courses), dtype=np.int64, count=len(courses))
-    if len(courses) and lengths.min() == 0:
-        raise ValueError(f"row {int(np.argmin(lengths))}: course is empty; nothing to predict")
     padded = np.zeros((len(courses), int(lengths.max(initial=1))), dtype=np.int64)
     for row, course in enumerate(courses):
-        try:
-            padded[row, :len(course)] = [lookup[m] for m in course]
-        except KeyError as err:
-            raise ValueError(f"row {row}: module {show_value(err.args[0])} is not in the vocabulary "
-                             f"{list(vocab.modules)}") from None
+        padded[row, :len(course)] = vocab.encode(course, row)
     return torch.from_numpy(padded), torch.from_numpy(lengths)
 
 

@@ -12,6 +12,7 @@ import math
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import pairwise
 from pathlib import Path
 
@@ -367,8 +368,16 @@ class Vocabulary:
         except ValueError:
             raise ValueError(f"module {show_value(module)} is not in the vocabulary {list(self.modules)}") from None
 
+    @cached_property
+    def lookup(self) -> dict[str, int]:
+        """Module name → index (1 and up), built once per vocabulary."""
+        return {m: i + 1 for i, m in enumerate(self.modules)}
+
     def encode(self, course: Sequence[str], row: int | None = None) -> list[int]:
         """Indices of a course; errors name the row when one is given.
+
+        The series' one encoder: the training DataLoader (:class:`batching.CourseDataset`) and every prediction
+        (:func:`batching.encode_padded`) go through it.
 
         Parameters
         ----------
@@ -387,14 +396,15 @@ class Vocabulary:
         ValueError
             The course is empty or holds a module not in the vocabulary.
         """
+        where = "" if row is None else f"row {row}: "
         if len(course) == 0:
-            raise ValueError(f"{'' if row is None else f'row {row}: '}course is empty; nothing to predict")
-        lookup = {m: i + 1 for i, m in enumerate(self.modules)}
-        unknown = [m for m in course if m not in lookup]
-        if unknown:
-            where = "" if row is None else f"row {row}: "
-            raise ValueError(f"{where}module {show_value(unknown[0])} is not in the vocabulary {list(self.modules)}")
-        return [lookup[m] for m in course]
+            raise ValueError(f"{where}course is empty; nothing to predict")
+        try:
+            return [self.lookup[m] for m in course]
+        except (KeyError, TypeError):
+            unknown = next(m for m in course if not isinstance(m, str) or m not in self.lookup)
+            raise ValueError(f"{where}module {show_value(unknown)} is not in the vocabulary "
+                             f"{list(self.modules)}") from None
 
 
 def transition_counts(courses: pd.Series, modules: Sequence[str]) -> pd.DataFrame:

@@ -17,7 +17,7 @@ from sklearn.manifold import TSNE
 from sklearn.metrics.pairwise import cosine_similarity
 
 from therapy_utils.data import Vocabulary
-from therapy_utils.model import SequenceModel
+from therapy_utils.model import SequenceModel, module_embedding
 
 
 def embedding_table(model: SequenceModel, vocab: Vocabulary) -> pd.DataFrame:
@@ -26,7 +26,8 @@ def embedding_table(model: SequenceModel, vocab: Vocabulary) -> pd.DataFrame:
     Parameters
     ----------
     model : SequenceModel
-        A single trained model with an ``embedding`` layer of ``len(vocab)`` rows (an ensemble has no one table).
+        A single trained model with one module embedding table of ``len(vocab)`` rows; an ensemble (one table per
+        member) raises ValueError (:func:`model.module_embedding`).
     vocab : Vocabulary
         The vocabulary the model was trained with.
 
@@ -36,7 +37,7 @@ def embedding_table(model: SequenceModel, vocab: Vocabulary) -> pd.DataFrame:
         Shape (modules, embedding_dim), copied to the CPU; index ``vocab.modules`` named ``module``,
         columns 0..embedding_dim-1.
     """
-    weights = model.embedding.weight.detach().cpu().numpy()[1:]
+    weights = module_embedding(model).weight.detach().cpu().numpy()[1:]
     return pd.DataFrame(weights, index=pd.Index(vocab.modules, name="module"))
 
 
@@ -367,11 +368,11 @@ def use_pretrained_embeddings(model: SequenceModel, vocab: Vocabulary, embedding
     missing = [str(m) for m in vocab.modules if m not in embeddings.index]
     if missing:
         raise ValueError(f"module(s) {missing} of the vocabulary are not in the embeddings table")
-    if embeddings.shape[1] != model.embedding.embedding_dim:
-        raise ValueError(f"embeddings have {embeddings.shape[1]} dimensions; the model expects "
-                         f"{model.embedding.embedding_dim}")
-    rows = torch.tensor(embeddings.loc[list(vocab.modules)].to_numpy(dtype=float), dtype=model.embedding.weight.dtype)
+    table = module_embedding(model)
+    if embeddings.shape[1] != table.embedding_dim:
+        raise ValueError(f"embeddings have {embeddings.shape[1]} dimensions; the model expects {table.embedding_dim}")
+    rows = torch.tensor(embeddings.loc[list(vocab.modules)].to_numpy(dtype=float), dtype=table.weight.dtype)
     with torch.no_grad():
-        model.embedding.weight[1:] = rows.to(model.embedding.weight.device)
-    model.embedding.weight.requires_grad_(not freeze)
+        table.weight[1:] = rows.to(table.weight.device)
+    table.weight.requires_grad_(not freeze)
     return model

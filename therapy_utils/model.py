@@ -160,10 +160,37 @@ class SequenceModel(Protocol):
     """
 
     config: ModelConfig
+    next_head: nn.Module | None  # the next-module head, or None (every class but the multitask LSTM)
 
     def forward(self, padded: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor: ...
 
     def embedding_layers(self) -> list[nn.Embedding]: ...
+
+
+def module_embedding(model: SequenceModel) -> nn.Embedding:
+    """The model's one module embedding table, or a clear error for a model that has several (an ensemble).
+
+    Parameters
+    ----------
+    model : SequenceModel
+        Any model of the series.
+
+    Returns
+    -------
+    torch.nn.Embedding
+        Its module embedding table (row 0: the padding index).
+
+    Raises
+    ------
+    ValueError
+        If the model reads more than one table (an ensemble has one per member): pick a member, e.g.
+        ``model.members[0]``, or work with :meth:`SequenceModel.embedding_layers`.
+    """
+    layers = model.embedding_layers()
+    if len(layers) != 1:
+        raise ValueError(f"this {type(model).__name__} has {len(layers)} module embedding tables (one per member), "
+                         "not one; pick a member (model.members[0]) or use embedding_layers()")
+    return layers[0]
 
 
 class TherapySequenceModel(nn.Module):
