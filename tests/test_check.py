@@ -4,6 +4,7 @@ notebooks/solutions/ under strict nbval; ``test_every_solution_passes_its_checks
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import json
 import re
@@ -12,11 +13,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import REPO
+from conftest import CHECKPOINTS, REPO
 from scipy import stats
 
-from therapy_utils import check, data, evaluate, simulate
+from therapy_utils import check, compare, data, evaluate, model, simulate, uncertainty
 from therapy_utils import truth as ground_truth
+from therapy_utils.uncertainty import conformal_threshold
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 SOLUTIONS = REPO / "notebooks" / "solutions"
@@ -28,8 +30,13 @@ def truth(courses):
 
 
 def shifted(offset: float):
-    """A fake model: the truth plus ``offset`` (a model that is right, or wrong by a known amount, for no training)."""
-    return lambda courses: truth(courses) + offset
+    """A stand-in for a trained model, for no training: on the courses these tests ask about (no module O, P or Q) the
+    truth plus ``offset``, right or wrong by a known amount; elsewhere it departs from the truth course by course and
+    stays in [0, 1], as a trained model does (a check refuses the truth, shifted or not, and a constant)."""
+    def score(courses):
+        wiggle = np.array([0.02 * sum(m in "OPQ" for m in course) for course in courses])
+        return np.clip(truth(courses) + offset + wiggle, 0, 1)
+    return score
 
 
 def blank(*_):
@@ -87,12 +94,21 @@ def test_answers_in_other_words_are_accepted_and_nonsense_is_named():
     verdict_is(check.ex06_best_next("Z"), False, "not a module")
 
 
-def test_oracle_residuals_are_judged_on_the_data_given():
+def test_oracle_residuals_are_judged_by_the_simulator_never_by_a_test_on_the_sample():
     test = data.split_courses(simulate.simulate_courses(PARAMS, 2000, seed=0))["test"]
-    oracle = truth(test["modules"])
-    verdict_is(check.ex04_oracle_residuals("zero", test["effectiveness"], oracle), True)
-    verdict_is(check.ex04_oracle_residuals("positive", test["effectiveness"], oracle), False, "noise")
-    verdict_is(check.ex04_oracle_residuals("zero", test["effectiveness"], oracle - 0.05), False)  # a biased "oracle"
+    oracle, actual = truth(test["modules"]), test["effectiveness"].to_numpy()
+    verdict_is(check.ex04_oracle_residuals("zero", actual, oracle), True, "exact mean", "within two standard errors")
+    verdict_is(check.ex04_oracle_residuals("positive", actual, oracle), False, "noise")
+    # an unlucky sample, 2.5 standard errors from 0 (as about 1 honest sample in 80 is): "zero" is still right
+    residuals = actual - oracle
+    unlucky = actual - residuals.mean() + 2.5 * residuals.std(ddof=1) / np.sqrt(len(residuals))
+    verdict_is(check.ex04_oracle_residuals("zero", unlucky, oracle), True, "2.5 standard errors from 0", "luck")
+    verdict_is(check.ex04_oracle_residuals("positive", unlucky, oracle), False, "noise")
+    # values that are not the oracle's: the answer is still judged by the simulator, and the message says so
+    verdict_is(check.ex04_oracle_residuals("zero", actual, oracle - 0.05), True, "same courses")
+    verdict_is(check.ex04_oracle_residuals("zero", actual[:10], oracle), False, "the other data given have")
+    verdict_is(check.ex04_oracle_residuals("zero", "actual", oracle), False, "should be numbers")
+    assert check._oracle_bias()[1] < 1e-9  # the simulator's exact expected residual: 0
 
 
 # Courses judged by the truth: any correct course passes ---------------------------------------------------------
@@ -122,10 +138,12 @@ def test_model_courses_use_the_scorer_given():
 def test_a_misplaced_interval_is_judged_by_its_true_chance():
     course = ("A", "B", "A", "F")
     mean = float(truth([course])[0])
-    verdict_is(check.ex11_misplaced(course, lambda c: mean + 0.09, 0.1), True, "true chance")
-    verdict_is(check.ex11_misplaced(course, lambda c: mean, 0.1), False, "only +0.000 from the true mean")
-    verdict_is(check.ex11_misplaced("A B A F F A B A F", lambda c: mean + 0.2, 0.1), False, "1 to 8")
-    verdict_is(check.ex11_misplaced(..., lambda c: mean, 0.1), False, "no answer yet")
+    assert shifted(0.09)([course])[0] == pytest.approx(mean + 0.09)
+    verdict_is(check.ex11_misplaced(course, lambda c: shifted(0.09)([c])[0], 0.1), True, "true chance")
+    verdict_is(check.ex11_misplaced(course, lambda c: shifted(0)([c])[0], 0.1), False, "+0.000 from the true mean",
+               "too little")
+    verdict_is(check.ex11_misplaced("A B A F F A B A F", lambda c: shifted(0.2)([c])[0], 0.1), False, "1 to 8")
+    verdict_is(check.ex11_misplaced(..., lambda c: shifted(0)([c])[0], 0.1), False, "no answer yet")
 
 
 def test_calibrating_on_fitted_courses_is_judged_by_the_true_coverage():
@@ -146,16 +164,18 @@ def test_disagreeing_explanations():
     course = ("E", "H", "K", "A")  # no motif
     occlusion_first = int(np.argmax(evaluate.occlusion(truth, course)))
     other = np.eye(4)[(occlusion_first + 1) % 4]
-    verdict_is(check.ex10_disagree(course, truth, lambda c: other), True)
-    verdict_is(check.ex10_disagree(course, truth, lambda c: np.eye(4)[occlusion_first]), False, "both put")
-    verdict_is(check.ex10_disagree(("A", "B", "A", "K"), truth, lambda c: other), False, "holds a motif")
-    verdict_is(check.ex10_disagree(("E", "H") * 4, truth, lambda c: np.eye(8)[0]), False, "take one of 2 to 6")
+    model_score = shifted(0)
+    verdict_is(check.ex10_disagree(course, model_score, lambda c: other), True)
+    verdict_is(check.ex10_disagree(course, model_score, lambda c: np.eye(4)[occlusion_first]), False, "both put")
+    verdict_is(check.ex10_disagree(("A", "B", "A", "K"), model_score, lambda c: other), False, "holds a motif")
+    verdict_is(check.ex10_disagree(("E", "H") * 4, model_score, lambda c: np.eye(8)[0]), False, "take one of 2 to 6")
 
 
 def test_removing_the_least_attributed():
     courses = list(simulate.simulate_courses(PARAMS, 60, seed=2)["modules"])
-    verdict_is(check.ex10_least_removed("less", truth, courses), True)
-    verdict_is(check.ex10_least_removed("more", truth, courses), False, "least attributed")
+    verdict_is(check.ex10_least_removed("less", shifted(0), courses), True, "drops less than")
+    verdict_is(check.ex10_least_removed("more", shifted(0), courses), False, "least attributed")
+    verdict_is(check.ex10_least_removed("less", shifted(0), courses[:20]), False, "held-out courses")
 
 
 def test_groups_are_judged_by_agreement_not_by_names():
@@ -358,6 +378,316 @@ def test_every_check_is_tested_here():
         "ex04_model_error", "ex06_close_course", "ex09_overrated", "ex10_disagree", "ex10_least_removed",
         "ex05_groups", "ex11_misplaced", "ex11_train_calibration"}
     assert tested == {name for name in dir(check) if re.fullmatch(r"ex\d\d_\w+", name)}
+
+
+# Answers that used to fool a check, or crash it --------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def notebook_models():
+    """The notebooks' own models, from the committed checkpoints: the scorers the notebooks pass to the checks."""
+    return {name: model.load_checkpoint(CHECKPOINTS / name) for name in ("realistic_lstm", "realistic_best")}
+
+
+def test_the_notebooks_models_and_the_solutions_answers_pass(notebook_models):
+    lstm, best = (evaluate.model_scorer(*notebook_models[name]) for name in ("realistic_lstm", "realistic_best"))
+    verdict_is(check.ex04_model_error("C D F I D C B C M Q C C D K L G O O N", lstm), True)
+    verdict_is(check.ex06_close_course("D A F B", lstm), True)
+    verdict_is(check.ex09_overrated("A F A F A", best), True)
+    net, vocab = notebook_models["realistic_best"]
+    verdict_is(check.ex10_disagree("P F F G D", best, lambda c: evaluate.integrated_gradients(net, [c], vocab)[0]),
+               True)
+    held_out = list(simulate.simulate_courses(PARAMS, 40, seed=3)["modules"])
+    verdict_is(check.ex10_least_removed("less", best, held_out), True)
+
+    def predict_one(course):
+        return uncertainty.model_outputs(net, None, pd.DataFrame({"modules": [tuple(course)]}), vocab)["mean"][0]
+
+    verdict_is(check.ex11_misplaced("A F A E A O M L", predict_one, 0.1045), True)
+
+
+def drifting(one_course: bool = False):
+    """A scorer (or a one-course predictor) whose scores change from call to call, in [0, 1] and spread like a
+    model's."""
+    rng = np.random.default_rng(0)
+    return (lambda course: rng.uniform(0.2, 0.8)) if one_course else lambda courses: rng.uniform(0.2, 0.8, len(courses))
+
+
+FAKE_SCORERS = [  # (a scorer that is not a model, words its hint must hold)
+    (lambda courses: np.full(len(courses), 5.0), "inside [0, 1]"),
+    (lambda courses: np.full(len(courses), 0.5), "nearly the same score"),
+    (truth, "the simulator's truth, not a model"),
+    (lambda courses: truth(courses) + 0.06, "truth shifted by +0.060"),
+    (drifting(), "two scores"),
+    (lambda courses: shifted(0.2)(courses) if len(courses) > 1 else np.full(1, 5.0), "two scores"),  # alone: 5
+    (lambda courses: "0.5", "should be numbers"),
+    (lambda courses: truth(courses)[:1], "one score per course"),
+    (lambda courses: 1 / 0, "ZeroDivisionError"),
+]
+SCORER_CHECKS = [  # (check, its other arguments around the scorer: each passes with a model-like scorer)
+    (check.ex04_model_error, ("A B A F",), (), shifted(0.2)),
+    (check.ex06_close_course, ("A B A F",), (), shifted(0.005)),
+    (check.ex09_overrated, ("A B A F F",), (), shifted(0.06)),
+    (check.ex10_disagree, (("E", "H", "K", "A"),), (lambda c: np.arange(len(c)) % 2,), shifted(0)),
+    (check.ex10_least_removed, ("less",), (list(simulate.simulate_courses(PARAMS, 60, seed=2)["modules"]),),
+     shifted(0)),
+]
+
+
+@pytest.mark.parametrize(("exercise", "before", "after", "model_like"), SCORER_CHECKS,
+                         ids=[c[0].__name__ for c in SCORER_CHECKS])
+def test_a_scorer_that_is_not_a_model_is_refused(exercise, before, after, model_like):
+    verdict_is(exercise(*before, model_like, *after), True)
+    for fake, hint in FAKE_SCORERS:
+        verdict_is(exercise(*before, fake, *after), False, hint)
+
+
+@pytest.mark.parametrize(("half_width", "hint"), [
+    (0, "positive number"), (0.0, "positive number"), (-0.1, "positive number"), (float("nan"), "positive number"),
+    (float("inf"), "positive number"), ("0.1", "positive number"), ([0.1, 0.2], "positive number"),
+    (..., "positive number"), (0.01, "too small for its noise")])
+def test_a_misplaced_interval_needs_a_real_half_width(half_width, hint):
+    course = ("A", "B", "A", "F")
+    verdict_is(check.ex11_misplaced(course, lambda c: shifted(0.09)([c])[0], half_width), False, hint)
+
+
+def test_a_misplaced_interval_needs_a_model_that_predicts():
+    course = ("A", "B", "A", "F")
+    mean = float(truth([course])[0])
+    for predict_one, hint in [(lambda c: mean + 0.09, "nearly the same score"),
+                              (lambda c: float(truth([c])[0]) + 0.09, "truth shifted by +0.090"),
+                              (lambda c: "0.7", "should be numbers"), (lambda c: [0.7, 0.8], "one number"),
+                              (lambda c: 1 / 0, "ZeroDivisionError"), (drifting(True), "two scores")]:
+        verdict_is(check.ex11_misplaced(course, predict_one, 0.1), False, hint)
+
+
+def gru_cell_float64(x, h, gru):
+    """Another correct answer, computed in float64 throughout (on a copy of the layer)."""
+    return gru_cell(x.double(), h.double(), gru.double())
+
+
+@pytest.mark.parametrize("convert", [lambda t: t.double(), lambda t: t.double().numpy(), lambda t: t.tolist(),
+                                     lambda t: t.numpy()], ids=["float64 tensor", "float64 array", "list", "array"])
+def test_answers_of_another_float_type_or_container_are_judged_on_their_values(convert):
+    verdict_is(check.ex02_gru_cell(lambda x, h, g: convert(gru_cell(x, h, g))), True)
+    verdict_is(check.ex02_gru_cell(lambda x, h, g: convert(gru_cell(x, h, g, swap=True))), False, "update gate")
+    verdict_is(check.ex02_gru_cell(lambda x, h, g: convert(gru_cell(x, h, g).unsqueeze(0))), False, "shape")
+    verdict_is(check.ex02_masked_mean(lambda o, n: convert(torch.stack([o[i, :n[i]].mean(0) for i in range(3)]))), True)
+    verdict_is(check.ex02_masked_mean(lambda o, n: convert(o.mean(1))), False, "padded steps")
+    verdict_is(check.ex11_scaled(lambda *args: convert(torch.as_tensor(scaled_by_rank(*args)))), True)
+    verdict_is(check.ex10_ig_linear(lambda w, x, b: convert(torch.as_tensor((x - b) * w))), True)
+
+
+def test_a_gru_cell_computed_in_float64_passes():
+    verdict_is(check.ex02_gru_cell(gru_cell_float64), True)
+
+
+def test_learner_code_in_any_argument_runs_guarded():
+    course, model_score = ("E", "H", "K", "A"), shifted(0)
+    for attributions, hint in [(lambda c: 1 / 0, "ZeroDivisionError"), (lambda c: "first", "should be numbers"),
+                               (lambda c: np.ones(3), "one number per position"), (lambda c: np.zeros(4), "same value"),
+                               (lambda c: None, "returned None"), ("integrated gradients", "expected a function")]:
+        verdict_is(check.ex10_disagree(course, model_score, attributions), False, hint)
+    # a scorer that fails only on the shortened courses occlusion and removal score, after it looked like a model
+    fails_on_three = lambda cs: 1 / 0 if ("E", "H", "K") in [tuple(c) for c in cs] else model_score(cs)  # noqa: E731
+    verdict_is(check.ex10_disagree(course, fails_on_three, lambda c: np.arange(4)), False, "ZeroDivisionError")
+    fails_short = lambda cs: 1 / 0 if min(map(len, cs)) < 4 else model_score(cs)  # noqa: E731
+    courses = list(simulate.simulate_courses(PARAMS, 60, seed=2)["modules"])
+    verdict_is(check.ex10_least_removed("less", fails_short, courses), False, "ZeroDivisionError")
+
+
+def test_a_learner_function_cannot_change_what_it_is_judged_against():
+    def overwrite_y(y, p):
+        y[:] = p  # the data the check compares with, made to fit the answer
+        return 1.0
+
+    def overwrite_probabilities(probabilities, actual, k):
+        probabilities[np.arange(len(actual)), actual] = 2.0
+        return 1.0
+
+    verdict_is(check.ex04_r2(overwrite_y), False, "R²")
+    verdict_is(check.ex05_top_k(overwrite_probabilities), False, "for k = 1")
+
+
+@pytest.mark.parametrize(("exercise", "answer", "hint"), [
+    (check.ex02_parameter_count, 3793.5, "whole number"), (check.ex08_shuffled_vs_ridge, 2.4, "whole number"),
+    (check.ex07_courses_for, 800.2, "whole number"), (check.ex02_parameter_count, "3793", "answer a number"),
+    (check.ex03_accumulate, float("nan"), "answer a number"), (check.ex03_accumulate, True, "answer a number"),
+    (check.ex07_strict_sizes, {50.5}, "not a size"), (check.ex07_strict_sizes, "50", "set of sizes"),
+    (check.ex07_strict_sizes, {7}, "not at 7"), (check.ex06_best_next, ["C"], "not a module"),
+])
+def test_numbers_are_read_exactly(exercise, answer, hint):
+    verdict_is(exercise(answer), False, hint)
+
+
+def test_scaled_half_widths_are_judged_by_the_package_quantile_not_crepes():
+    package = lambda r, s, new, level: conformal_threshold(np.abs(r) / s, level) * np.asarray(new)  # noqa: E731
+    result = check.ex11_scaled(package)
+    verdict_is(result, True, "conformal_threshold")
+    assert "crepes" not in inspect.getsource(check) and "crepes" not in result.message
+    assert check.Scorer is evaluate.Scorer
+
+
+# Each verdict says what the data say ------------------------------------------------------------------------------
+
+def test_noise_direction_says_what_the_numbers_say(monkeypatch):
+    verdict_is(check.ex01_noise_direction("down"), True, "goes down from", "look worse")
+    rising = iter([0.3, 0.5])  # the oracle R² at noise 0.06, then at 0.15: rising, against the simulator's
+    monkeypatch.setattr(check, "r2_score", lambda *_: next(rising))
+    result = check.ex01_noise_direction("up")
+    verdict_is(result, True, "goes up from 0.300 to 0.500")
+    assert "look worse" not in result.message
+
+
+def order_results(offset):
+    """benchmarks/results/order.json with the realistic preset's shuffled CNN put ``offset`` (+ a little) off the
+    ridge in every seed."""
+    saved = check._results
+
+    def results(name):
+        found = saved(name)
+        if name != "order.json":
+            return found
+        return dict(found, rows=[dict(r, shuffled_r2=r["ridge_r2"] + offset + 0.01 * r["seed"])
+                                 if r["variant"] == "realistic preset" else r for r in found["rows"]])
+    return results
+
+
+def test_shuffled_against_ridge_says_what_the_seeds_say(monkeypatch):
+    verdict_is(check.ex08_shuffled_vs_ridge(2), True, "some seeds and below it in others", "within the seeds' noise",
+               "comes from the order")
+    for offset, count, words in ((0.05, 5, "above the ridge in every seed"),
+                                 (-0.1, 0, "below the ridge in every seed")):
+        monkeypatch.setattr(check, "_results", order_results(offset))
+        result = check.ex08_shuffled_vs_ridge(count)
+        verdict_is(result, True, words)
+        assert "some seeds" not in result.message and "within the seeds' noise of it" not in result.message
+
+
+def test_wider_cnn_says_what_the_test_says(monkeypatch):
+    runs = check._accuracy_comparison()
+    wider = runs["model"] == "CNN, wider (32/64)"
+    better = runs.assign(share=np.where(wider, runs["share"] + 0.3 + 0.01 * runs["seed"], runs["share"]))
+    monkeypatch.setattr(check, "_accuracy_comparison", lambda: better)
+    result = check.ex08_wider_cnn({"original": "higher", "realistic": "higher"})
+    verdict_is(result, True, "original: higher", "the paired test agrees")
+    assert "buys nothing" not in result.message
+
+
+def test_strict_sizes_counts_what_the_test_finds(monkeypatch):
+    saved = check._transfer_runs()
+    boosted = saved.assign(r2=np.where(saved["model"] == "fine-tuned model", saved["r2"] + 0.3 + 0.01 * saved["seed"],
+                                       saved["r2"]))
+    for runs in (saved, boosted):
+        monkeypatch.setattr(check, "_transfer_runs", lambda runs=runs: runs)
+        result = compare.paired_comparison(runs, [("random", "fine-tuned model")], value="r2", by="n", alpha=0.01)
+        expected = set(result.loc[result["verdict"] == "higher", "n"].astype(int))
+        verdict_is(check.ex07_strict_sizes(expected), True, f"higher at {len(expected)} of {len(result)} sizes")
+    assert len(expected) == len(result)  # boosted: higher everywhere, whatever the saved runs say
+
+
+def test_least_removed_says_what_the_drops_say(monkeypatch):
+    courses = list(simulate.simulate_courses(PARAMS, 60, seed=2)["modules"])
+    for top, random, expected, words in ((0.05, 0.02, "more", "lowers the prediction by 0.050"),
+                                         (0.01, 0.03, "less", "lowers the prediction by 0.010"),
+                                         (-0.05, 0.02, "less", "raises the prediction by 0.050")):
+        checks = {"comprehensiveness_top": top, "comprehensiveness_random": random}
+        monkeypatch.setattr(check.evaluate, "removal_checks", lambda *args, checks=checks, **kwargs: checks)
+        other = "less" if expected == "more" else "more"
+        result = check.ex10_least_removed(expected, shifted(0), courses)
+        verdict_is(result, True, words, f"drops {expected} than")
+        assert ("welcomes" in result.message) == (top < 0)
+        verdict_is(check.ex10_least_removed(other, shifted(0), courses), False, "least attributed")
+
+
+def test_train_calibration_says_whether_the_intervals_are_too_narrow():
+    courses = simulate.simulate_courses(PARAMS, 800, seed=4)
+    train_part, test_part = courses.iloc[:400], courses.iloc[400:].reset_index(drop=True)
+    y_train = train_part["effectiveness"].to_numpy()
+    predict_train, predict_test = truth(train_part["modules"]), truth(test_part["modules"])
+    inflated = predict_train - (y_train - predict_train)  # residuals twice the noise: intervals too wide
+    result = check.ex11_train_calibration("above", inflated, y_train, predict_test, test_part)
+    verdict_is(result, True, "above the nominal 0.9", "not too narrow")
+    assert "so the intervals are too narrow" not in result.message
+    verdict_is(check.ex11_train_calibration("below", inflated[:-1], y_train, predict_test, test_part), False,
+               "the other data given have")
+    verdict_is(check.ex11_train_calibration("below", inflated, y_train, predict_test, "test"), False, "courses")
+
+
+def test_best_next_hints_at_a_motif_only_when_one_has_begun():
+    gains = evaluate.next_module_gains(truth, ("E",), simulate.LETTERS)
+    result = check.ex06_best_next(str(gains.idxmin()), ("E",))
+    verdict_is(result, False, "another module gains more")
+    assert "motif" not in result.message
+    verdict_is(check.ex06_best_next("A", ("C", "D")), False, "Which motif")
+
+
+# Malformed answers of any type: a hint, never a traceback ---------------------------------------------------------
+
+MALFORMED = {  # factories, so that a generator is fresh for every call
+    "text": lambda: "seven", "empty text": lambda: "", "a dict": lambda: {"a": 1},
+    "nested lists": lambda: [[1, 2], [3]],
+    "NaN": lambda: float("nan"), "infinity": lambda: float("inf"), "a negative number": lambda: -1,
+    "a generator": lambda: (i for i in range(3)), "an object": object,
+    "a function returning text": lambda: lambda *args: "seven",
+    "a function returning a dict": lambda: lambda *args: {"a": 1},
+    "a function returning nested lists": lambda: lambda *args: [[1, 2], [3]],
+    "a function returning NaN": lambda: lambda *args: float("nan"),
+    "a function returning a generator": lambda: lambda *args: (i for i in range(3)),
+    "a function that raises": lambda: lambda *args: 1 / 0,
+}
+
+
+def right_calls() -> dict:
+    """Every check's arguments for a correct answer, every optional one given."""
+    courses = simulate.simulate_courses(PARAMS, 800, seed=4)
+    train_part, test_part = courses.iloc[:400], courses.iloc[400:].reset_index(drop=True)
+    y_train, predict_train = train_part["effectiveness"].to_numpy(), truth(train_part["modules"])
+    test = data.split_courses(simulate.simulate_courses(PARAMS, 2000, seed=0))["test"]
+    renamed = {module: str(group) for module, group in PARAMS.group_of().items()}
+    return {
+        "ex01_noise_direction": ("down",), "ex01_good_course": ("A B A F F A",),
+        "ex01_transition_counts": (counts_loop,), "ex02_gru_cell": (gru_cell,),
+        "ex02_masked_mean": (lambda o, n: torch.stack([o[i, :n[i]].mean(0) for i in range(len(n))]),),
+        "ex02_parameter_count": (3793,), "ex03_plateau": (plateau,), "ex03_split": (split_sklearn,),
+        "ex03_accumulate": (2,), "ex04_r2": (r2_by_hand,), "ex04_model_error": ("A B A F", shifted(0.2)),
+        "ex04_oracle_residuals": ("zero", test["effectiveness"], truth(test["modules"])),
+        "ex05_cosine": (cosine_numpy,), "ex05_top_k": (top_k_count,), "ex05_groups": (renamed,),
+        "ex06_occlusion": (occlusion_loop,), "ex06_close_course": ("A B A F", shifted(0.005)),
+        "ex06_best_next": ("C", ("C", "D")), "ex07_freeze": (freeze_only_embedding,), "ex07_strict_sizes": ({50},),
+        "ex07_courses_for": (800, 0.6), "ex08_paired_p": (paired_p_by_hand,),
+        "ex08_wider_cnn": ({"original": "within noise", "realistic": "within noise"},),
+        "ex08_shuffled_vs_ridge": (2,), "ex09_greedy": (greedy, 5),
+        "ex09_g_formula": (lambda by, p: sum(p[s] * np.asarray(v) for s, v in by.items()),),
+        "ex09_overrated": ("A B A F F", shifted(0.06)), "ex10_ig_linear": (lambda w, x, b: (x - b) * w,),
+        "ex10_disagree": (("E", "H", "K", "A"), shifted(0), lambda c: np.arange(len(c)) % 2),
+        "ex10_least_removed": ("less", shifted(0), list(simulate.simulate_courses(PARAMS, 60, seed=2)["modules"])),
+        "ex11_scaled": (scaled_by_rank,),
+        "ex11_misplaced": (("A", "B", "A", "F"), lambda c: shifted(0.09)([c])[0], 0.1),
+        "ex11_train_calibration": ("below", (predict_train + y_train) / 2, y_train, truth(test_part["modules"]),
+                                   test_part),
+    }
+
+
+@pytest.fixture(scope="module")
+def right():
+    return right_calls()
+
+
+def test_every_check_has_a_right_call_that_passes(right):
+    assert set(right) == {name for name in dir(check) if name.startswith("ex")}
+    for name, args in right.items():
+        verdict_is(getattr(check, name)(*args), True)
+
+
+@pytest.mark.parametrize("name", sorted(name for name in dir(check) if name.startswith("ex")))
+def test_malformed_input_in_any_argument_gets_a_hint(name, right):
+    exercise, args = getattr(check, name), right[name]
+    for position in range(len(args)):
+        for kind, malformed in MALFORMED.items():
+            given = (*args[:position], malformed(), *args[position + 1:])
+            result = exercise(*given)
+            assert isinstance(result, check.Verdict) and result.passed is False, (position, kind, result)
+            assert result.message and "Traceback" not in result.message, (position, kind, result)
 
 
 # The notebooks ----------------------------------------------------------------------------------------------------
