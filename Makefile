@@ -6,9 +6,11 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 NBVAL := --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env
 
-.PHONY: install run test test-float-order lint lab notebooks book clean
+.PHONY: install run test test-fast test-float-order lint lab notebooks book clean
 
 $(STAMP): pyproject.toml .ci/constraints.txt
+	@test -x $(PY) || $(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else \
+		f"error: therapy_embeddings needs Python 3.11 or newer; $(PYTHON) is {sys.version.split()[0]}")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -c .ci/constraints.txt -e '.[dev]'
 	@touch $(STAMP)
@@ -23,6 +25,9 @@ lint: install
 
 test: install lint  ## lint, unit tests and strict nbval over the executed notebooks
 	$(PY) -m pytest $(NBVAL) tests notebooks
+
+test-fast: install lint  ## contributors' quick loop (under a minute on 2 cores): ruff and the tests not marked slow
+	$(PY) -m pytest -m "not slow" -q tests
 
 test-float-order: install  ## nbval and the checkpoint tests only; CI runs it under MKL_CBWR=COMPATIBLE OMP_NUM_THREADS=1
 	$(PY) -m pytest $(NBVAL) tests/test_checkpoints.py tests/test_train.py notebooks
