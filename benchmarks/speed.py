@@ -1,6 +1,7 @@
 """Speed benchmark (issue 8): the parity run against the original script, simulation at a million courses,
 training throughput of the simple and the fast path, the notebook series, each a median of repeated runs, and the
-test suite as CI runs it (issue 15; one run of each of its two passes, from a fresh clone of HEAD).
+test suite as CI runs it (issue 15; one run of each of its two passes, from a fresh clone of HEAD) and the quick tier
+of `make test-fast` (issue 26).
 
     python benchmarks/speed.py --original PATH/simulate_train.py   # everything, about 15 min on 2 CPU cores
     python benchmarks/speed.py --quick                               # smoke run of every section, about 1 min
@@ -209,7 +210,8 @@ README_CHECK = "tests/test_packaging.py::test_readme_timings_are_the_speed_bench
 SUITE_RUNS = {"make test": ({}, [*NBVAL, "tests", "notebooks", "--deselect", README_CHECK]),
               "float-order rerun (MKL_CBWR=COMPATIBLE, 1 thread)": (
                   {"MKL_CBWR": "COMPATIBLE", "OMP_NUM_THREADS": "1"},
-                  [*NBVAL, "tests/test_checkpoints.py", "tests/test_train.py", "notebooks"])}
+                  [*NBVAL, "tests/test_checkpoints.py", "tests/test_train.py", "notebooks"]),
+              "make test-fast (tests not marked slow)": ({}, ["-m", "not slow", "tests", "--deselect", README_CHECK])}
 
 
 def suite_section() -> dict:

@@ -32,6 +32,7 @@ def saved() -> pd.DataFrame:
     return pd.DataFrame(results["runs"])
 
 
+@pytest.mark.slow
 def test_run_model_best_reproduces_the_benchmark_row_for_seed_42(tmp_path, saved):
     done = cli("run", "--model", "best", "--out", str(tmp_path), "--json", str(tmp_path / "m.json"), "--no-progress")
     assert done.returncode == 0, done.stderr
@@ -45,6 +46,7 @@ def test_run_model_best_reproduces_the_benchmark_row_for_seed_42(tmp_path, saved
     assert metrics["model"] == "best" and "Modules most similar" not in done.stdout
 
 
+@pytest.mark.slow
 def test_run_model_best_on_a_users_csv(tmp_path):
     data = tmp_path / "courses.csv"
     assert cli("simulate", "--preset", "realistic", "--n-sequences", "150", "--out", str(data)).returncode == 0
@@ -91,6 +93,7 @@ def test_ensemble_members_train_separately_and_predict_the_mean(trained):
     assert not torch.equal(members[0], members[1])  # different starts
 
 
+@pytest.mark.slow
 def test_best_model_is_deterministic(small_courses):
     parts = split_courses(small_courses, random_state=0)
     vocab = Vocabulary.from_courses(small_courses["modules"])
@@ -101,6 +104,7 @@ def test_best_model_is_deterministic(small_courses):
     assert all(torch.equal(a, b) for a, b in pairs)
 
 
+@pytest.mark.slow
 def test_benchmark_quick_run_writes_json_and_table(tmp_path):
     done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "accuracy.py"), "--quick", "--out",
                            str(tmp_path)], capture_output=True, text=True, timeout=600)

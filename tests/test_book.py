@@ -18,8 +18,10 @@ import pytest
 from conftest import REPO
 from test_browser import CHROMIUM, chromium_page, free_port
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.is_file(), reason=f"{CHROMIUM} is missing: install Debian's chromium "
-                                "(apt-get install -y chromium; .ci/run does this) to run the book's browser test")
+pytestmark = [pytest.mark.slow,  # see pyproject.toml: make test-fast leaves these out
+              pytest.mark.skipif(not CHROMIUM.is_file(), reason=f"{CHROMIUM} is missing: install Debian's "
+                                 "chromium (apt-get install -y chromium; .ci/run does this) to run the book's browser "
+                                 "test")]
 
 
 @pytest.fixture(scope="module")

@@ -24,8 +24,9 @@ NOTEBOOK = "06_interactive_course_builder.ipynb"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.is_file(), reason=f"{CHROMIUM} is missing: install Debian's chromium "
-                                "(apt-get install -y chromium; .ci/run does this) to run the browser test")
+pytestmark = [pytest.mark.slow,  # see pyproject.toml: make test-fast leaves these out
+              pytest.mark.skipif(not CHROMIUM.is_file(), reason=f"{CHROMIUM} is missing: install Debian's "
+                                 "chromium (apt-get install -y chromium; .ci/run does this) to run the browser test")]
 
 
 def free_port() -> int:

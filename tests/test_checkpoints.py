@@ -46,6 +46,7 @@ def test_every_shipped_checkpoint_has_a_recipe():
     assert sorted(p.name for p in CHECKPOINTS.iterdir()) == sorted(checkpoints.checkpoint_names())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", checkpoints.checkpoint_names())
 def test_a_fresh_training_reproduces_what_the_notebooks_report(name, retrained):
     fresh, vocab, test, directory = retrained(name)
@@ -110,6 +111,7 @@ def nudged(pretrained: model.TherapySequenceModel) -> model.TherapySequenceModel
     return other
 
 
+@pytest.mark.slow
 def test_float_order_benchmark_quick_run(tmp_path):
     done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "float_order.py"), "--quick", "--out",
                            str(tmp_path)], capture_output=True, text=True, timeout=600)

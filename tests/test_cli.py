@@ -10,12 +10,15 @@ import pandas as pd
 import pytest
 from conftest import REPO
 
+pytestmark = pytest.mark.slow  # each test starts a Python process; tests/test_cli_errors.py runs in-process
+
 
 def cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "therapy_utils", *args], capture_output=True, text=True,
                           cwd=cwd or REPO, timeout=300)
 
 
+@pytest.mark.slow
 def test_run_end_to_end_on_small_simulation(tmp_path):
     done = cli("run", "--preset", "realistic", "--n-sequences", "80", "--seed", "1", "--out", str(tmp_path),
                "--json", str(tmp_path / "m.json"), "--no-progress", "--save-model", str(tmp_path / "ckpt"))
@@ -40,6 +43,7 @@ def test_run_end_to_end_on_small_simulation(tmp_path):
     assert (tmp_path / "ckpt" / "model.pt").is_file()
 
 
+@pytest.mark.slow
 def test_simulate_then_run_on_the_csv(tmp_path):
     data = tmp_path / "courses.csv"
     done = cli("simulate", "--preset", "original", "--n-sequences", "70", "--seed", "3", "--out", str(data))

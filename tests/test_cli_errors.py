@@ -122,6 +122,7 @@ def test_cuda_on_a_machine_without_it_is_refused_in_one_line(tmp_path, capsys, m
     assert_one_clean_line(code, err, "device 'cuda' is not available")
 
 
+@pytest.mark.slow
 def test_the_entry_point_itself_exits_2_without_traceback(tmp_path):
     (tmp_path / "bad.csv").write_bytes(FILES["extra fields"][0])
     done = subprocess.run([sys.executable, "-m", "therapy_utils", "run", "--data", "bad.csv", "--device", "cpu"],

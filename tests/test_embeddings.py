@@ -68,6 +68,7 @@ def test_a_model_without_next_head_says_so():
         model.forward_with_next(torch.tensor([[1, 2]]), torch.tensor([2]))
 
 
+@pytest.mark.slow
 def test_tutorial_results_on_the_realistic_preset(retrained):
     """Seeds 0-4 at 2,000 courses gave ARI 1.0 (k-means and hierarchical), nearest-neighbour-in-group 1.0 and
     head top-3 at 0.98-0.99 of the oracle's; an effectiveness-only model stayed near ARI 0 (-0.08 to 0.05).

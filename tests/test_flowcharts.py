@@ -75,6 +75,7 @@ def test_patients_who_do_not_respond_are_re_engaged():
                - share_in(off.loc[~low_off, "modules"], GROUPS["engagement"], start=1)) < 0.01
 
 
+@pytest.mark.slow
 def test_expected_effectiveness_matches_monte_carlo_course_by_course(four_sessions):
     params, courses = four_sessions
     stats = courses.groupby("modules")["effectiveness"].agg(["mean", "std", "size"])
@@ -86,6 +87,7 @@ def test_expected_effectiveness_matches_monte_carlo_course_by_course(four_sessio
     assert 0.9 < z.std() < 1.12 and abs(z.mean()) < 0.15
 
 
+@pytest.mark.slow
 def test_next_module_distribution_matches_monte_carlo(four_sessions):
     params, courses = four_sessions
     prefix = courses["modules"].map(lambda c: "".join(c[:3]))

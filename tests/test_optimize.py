@@ -35,6 +35,7 @@ def test_wide_beam_search_equals_brute_force(length, opening):
     assert all(c[:len(opening)] == opening and len(c) == length for c in wide["course"])
 
 
+@pytest.mark.slow
 def test_brute_force_finds_the_planted_motif_and_narrow_beams_can_only_do_worse():
     truth = truth_scorer(preset_params("realistic"))
     best = brute_force(truth, MODULES, 3)

@@ -52,12 +52,14 @@ def test_stopping_rule_ends_each_course_when_progress_first_reaches_the_threshol
             assert progress[row, length - 1] >= STOPPING.stopping_threshold
 
 
+@pytest.mark.slow
 def test_observational_truth_matches_monte_carlo_at_every_length():
     courses = simulate.simulate_courses(STOPPING, 100_000, seed=2)
     truth = ground_truth.expected_effectiveness(STOPPING, courses["modules"])
     within_standard_errors(courses["effectiveness"], pd.Series(truth), courses["modules"].map(len))
 
 
+@pytest.mark.slow
 def test_interventional_truth_matches_monte_carlo_for_assigned_lengths():
     """Give everyone L sessions (no stopping): the mean outcome is the interventional truth."""
     for length in (4, 10, 18):
@@ -99,6 +101,7 @@ def test_shuffling_within_courses_keeps_each_course_s_modules_and_only_moves_the
     assert shuffled.drop(columns="modules").equals(courses.drop(columns="modules"))
 
 
+@pytest.mark.slow
 def test_run_reports_the_shuffled_control(tmp_path):
     """On the realistic preset order carries signal (the motifs), so shuffling costs accuracy. Measured at 400 courses,
     seed 42, under native kernels, 1 thread and ATen's generic kernels: r2 0.477-0.478, shuffled 0.303 each time
@@ -112,6 +115,7 @@ def test_run_reports_the_shuffled_control(tmp_path):
     assert f"within each course): {metrics['shuffled_r2']:.3f}" in done.stdout
 
 
+@pytest.mark.slow
 def test_order_benchmark_smoke(tmp_path):
     done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "order.py"), "--quick", "--out", str(tmp_path)],
                           capture_output=True, text=True, timeout=600)

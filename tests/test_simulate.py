@@ -73,6 +73,7 @@ def test_motifs_count_anywhere_and_order_matters():
     assert expected[0] - expected[1] == pytest.approx(params.motif_boost, abs=0.01)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("preset,overrides", [("original", {}), ("realistic", {}),
                                                ("realistic", {"severity_strength": 1.0})])
 def test_expected_effectiveness_matches_monte_carlo(preset, overrides):
@@ -92,6 +93,7 @@ def test_expected_effectiveness_matches_monte_carlo(preset, overrides):
         assert abs(residual[mask].mean()) < 4 * standard_error + 1e-4, name
 
 
+@pytest.mark.slow
 def test_ignoring_severity_would_fail_the_monte_carlo_check():
     """The check above has teeth: drop the severity posterior and the crisis slice is visibly off."""
     params = preset_params("realistic", severity_strength=1.0)
@@ -103,6 +105,7 @@ def test_ignoring_severity_would_fail_the_monte_carlo_check():
     assert abs(residual.mean()) > 10 * residual.std() / np.sqrt(crisis.sum())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strength", [0.0, 1.0])
 def test_next_module_distribution_matches_monte_carlo(strength):
     """Empirical P(second module | first module) against the analytic answer, severity posterior included."""

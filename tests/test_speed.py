@@ -48,6 +48,7 @@ def simple_markov(params: simulate.SimulatorParams, n: int, seed: int) -> pd.Dat
     return pd.DataFrame({"modules": courses, "effectiveness": scores, "severity": levels})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strength", [0.0, 2.0])
 def test_vectorised_simulator_draws_the_same_courses_as_the_simple_one(strength):
     params = simulate.preset_params("realistic", severity_strength=strength)
@@ -59,6 +60,7 @@ def test_vectorised_simulator_draws_the_same_courses_as_the_simple_one(strength)
     assert np.allclose(fast["effectiveness"], simple["effectiveness"], rtol=0, atol=1e-12)
 
 
+@pytest.mark.slow
 def test_simulated_transitions_follow_the_true_matrix():
     """200,000 courses: observed next-module frequencies within 4 standard errors of the true rows."""
     params = simulate.preset_params("realistic")
@@ -111,6 +113,7 @@ def test_bucketed_batches_hold_the_same_tensors_as_the_padded_table(small_course
                                                  dtype=torch.float32))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("config", [ModelConfig(), replace(BEST_CONFIG, ensemble_size=2), MULTITASK_CONFIG,
                                     ModelConfig(architecture="gru", bidirectional=True, pooling="last+mean"),
                                     ModelConfig(reverse=True, pooling="last+sum")],
@@ -124,6 +127,7 @@ def test_fast_predictions_equal_simple_ones_on_the_same_weights(config):
     assert np.abs(simple - fast).max() <= 1e-6
 
 
+@pytest.mark.slow
 def test_fast_training_config_trains_deterministically(small_courses):
     parts = split_courses(small_courses, random_state=0)
     vocab = Vocabulary.from_courses(small_courses["modules"])
@@ -134,6 +138,7 @@ def test_fast_training_config_trains_deterministically(small_courses):
     assert result.history["train_loss"].iloc[-1] < result.history["train_loss"].iloc[0] / 2
 
 
+@pytest.mark.slow
 def test_speed_benchmark_smoke(tmp_path):
     script = str(REPO / "benchmarks" / "speed.py")
     done = subprocess.run([sys.executable, script, "--quick", "--only", "simulate", "--out", str(tmp_path)],

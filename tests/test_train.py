@@ -24,6 +24,7 @@ def fit(courses, config: TrainConfig, seed: int, split_seed: int = 42):
     return model, vocab, parts, result
 
 
+@pytest.mark.slow
 def test_original_published_results_exactly():
     """The original's published output, digit for digit. Bit-for-bit parity holds on the pinned torch only
     (pyproject.toml pins it; test_packaging checks the pin), and it holds under every float order

@@ -141,6 +141,7 @@ def test_saved_benchmark_results_cover_the_whole_grid():
     assert runs["r2"].between(-1, results["oracle_r2"] + 0.02).all()
 
 
+@pytest.mark.slow
 def test_benchmark_quick_run_writes_json_and_table(tmp_path):
     done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "transfer.py"), "--quick", "--out",
                            str(tmp_path)], capture_output=True, text=True, timeout=600)

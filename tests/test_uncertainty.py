@@ -51,6 +51,7 @@ def population(request):
     return params, courses, truth.outcome_distribution(params, courses["modules"])
 
 
+@pytest.mark.slow
 def test_true_coverage_matches_monte_carlo(population):
     params, courses, dist = population
     z = mc_statistics(dist.coverage, courses["modules"], courses["effectiveness"].to_numpy(), dist)
@@ -69,6 +70,7 @@ def unclipped_coverage(dist):
 
 @pytest.mark.parametrize("preset, wrong", [
     ("realistic", "spread 15 % too wide"), ("original", "clipping ignored"), ("confounded", "prior, not posterior")])
+@pytest.mark.slow
 def test_the_monte_carlo_check_fails_on_a_wrong_distribution(preset, wrong):
     params = simulate.preset_params(preset)
     courses = simulate.simulate_courses(params, 60_000, seed=21)
@@ -84,6 +86,7 @@ def test_the_monte_carlo_check_fails_on_a_wrong_distribution(preset, wrong):
     assert np.abs(z).max() > 2 * Z_LIMIT, (wrong, np.round(z, 1))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("preset", list(simulate.PRESETS))
 def test_each_course_gets_a_proper_mixture(preset):
     """Weights are probabilities that sum to 1 and every component has a spread: a distribution, for every preset
@@ -97,6 +100,7 @@ def test_each_course_gets_a_proper_mixture(preset):
     assert (dist.sds > 0).all() and np.isfinite(dist.means).all()
 
 
+@pytest.mark.slow
 def test_the_stopping_rules_quadrature_is_within_its_stated_error():
     """200 equal-probability nodes of the responsiveness, against 4,000: E[y | course] within 1e-4."""
     params = simulate.preset_params("stopping_rule")
@@ -121,6 +125,7 @@ def test_coverage_counts_the_atoms_and_empty_intervals():
     assert dist.coverage(0.6, 0.5)[0] == 0.0
 
 
+@pytest.mark.slow
 def test_quantile_inverts_the_cdf_and_the_oracle_is_the_narrowest_interval():
     params = simulate.preset_params("original")  # a two-component mixture where the opening is ambiguous
     courses = simulate.simulate_courses(params, 300, seed=5)["modules"]
@@ -139,6 +144,7 @@ def test_quantile_inverts_the_cdf_and_the_oracle_is_the_narrowest_interval():
     assert (upper - lower <= central_upper - central_lower + 1e-12).all()
 
 
+@pytest.mark.slow
 def test_the_oracle_of_a_single_normal_is_the_central_interval():
     params = simulate.preset_params("realistic")
     courses = [tuple("ABCD"), tuple("ABACDCKLM")]
@@ -151,11 +157,12 @@ def test_the_oracle_of_a_single_normal_is_the_central_interval():
         dist.oracle_interval(1.2)
 
 
-def test_conformal_threshold_is_crepes_and_keeps_its_guarantee():
+def test_conformal_threshold_keeps_its_guarantee():
     rng = np.random.default_rng(0)
     residuals = rng.normal(size=321)
     lower, upper = uncertainty.split_conformal(np.zeros(321), residuals, np.full(3, 0.5), 0.9)
     threshold = uncertainty.conformal_threshold(np.abs(residuals), 0.9)
+    assert threshold == np.sort(np.abs(residuals))[290 - 1]  # ⌈322 · 0.9⌉ = ⌈289.8⌉ = 290
     assert np.allclose(upper - 0.5, min(threshold, 0.5)) and np.allclose(0.5 - lower, min(threshold, 0.5))
     assert uncertainty.conformal_threshold(np.arange(5.0), 0.9) == float("inf")  # 5 courses cannot give 90 %
     # the guarantee: over repeated draws, coverage is at least the level and at most level + 1 / (n + 1)
@@ -164,6 +171,57 @@ def test_conformal_threshold_is_crepes_and_keeps_its_guarantee():
     covered = [scores[r, -1] <= uncertainty.conformal_threshold(scores[r, :-1], 0.8) for r in range(reps)]
     se = np.sqrt(0.8 * 0.2 / reps)
     assert 0.8 - 4 * se <= np.mean(covered) <= 0.8 + 1 / (n + 1) + 4 * se
+
+
+# ⌈(n + 1) · 0.9⌉ worked out by hand. At n = 9, 19, 99 (n + 1) · 0.1 is a whole number, where a library that
+# computes its index in floating point (crepes: int((1 − level)(n + 1)) − 1) took one rank too high.
+RANKS_AT_90 = {9: 9, 19: 18, 20: 19, 99: 90, 199: 180, 399: 360}
+
+
+@pytest.mark.parametrize("n", list(RANKS_AT_90))
+def test_conformal_rank_is_exact(n):
+    assert uncertainty.conformal_rank(n, 0.9) == RANKS_AT_90[n]
+    assert uncertainty.conformal_rank(n, 0.5) == -(-(n + 1) // 2)
+    with pytest.raises(ValueError, match="level must be in"):
+        uncertainty.conformal_rank(n, 1.0)
+
+
+@pytest.mark.parametrize("n", [9, 19, 20, 99])
+def test_the_command_line_the_builder_and_the_notebook_take_the_same_rank(n, trained):
+    """One conformal quantile everywhere: the CLI's report, the course builder's interval and notebook 11's methods
+    give the interval of the ⌈(n + 1) · 0.9⌉-th smallest calibration residual."""
+    from therapy_utils import cli, widgets
+
+    net, vocab, _ = trained
+    courses = simulate.simulate_courses(simulate.preset_params("realistic"), n + 40, seed=n)
+    calibration, test = courses.iloc[:n].reset_index(drop=True), courses.iloc[n:].reset_index(drop=True)
+    score = uncertainty.model_outputs(net, None, calibration, vocab)["mean"]
+    half = np.sort(np.abs(calibration["effectiveness"].to_numpy() - score))[RANKS_AT_90[n] - 1]
+    predictions = uncertainty.model_outputs(net, None, test, vocab)["mean"]
+    lower, upper = np.clip(predictions - half, 0, 1), np.clip(predictions + half, 0, 1)
+    notebook = uncertainty.method_intervals(uncertainty.model_outputs(net, None, calibration, vocab),
+                                            calibration["effectiveness"], {"mean": predictions}, 0.9)
+    assert np.array_equal(notebook["split conformal"][0], lower) and np.array_equal(notebook["split conformal"][1],
+                                                                                    upper)
+    assert widgets._half_width(net, vocab, calibration) == half
+    report = cli._interval_report(None, {"val": calibration, "test": test}, vocab, net, predictions)
+    y = test["effectiveness"].to_numpy()
+    assert report["width_90"] == pytest.approx(float((upper - lower).mean()), abs=1e-12)
+    assert report["coverage_90"] == float(((y >= lower) & (y <= upper)).mean())
+
+
+def test_scaled_split_conformal_scores_residuals_in_units_of_their_spread():
+    rng = np.random.default_rng(3)
+    sigmas = rng.uniform(0.01, 0.05, size=99)
+    residuals = rng.normal(size=99) * sigmas
+    lower, upper = uncertainty.split_conformal(np.full(99, 0.5), 0.5 + residuals, np.full(2, 0.5), 0.9, sigmas,
+                                               np.array([0.01, 0.02]))
+    quantile = np.sort(np.abs(residuals) / sigmas)[90 - 1]
+    assert np.allclose(upper - 0.5, quantile * np.array([0.01, 0.02])) and np.allclose(0.5 - lower, upper - 0.5)
+    with pytest.raises(ValueError, match="both"):
+        uncertainty.split_conformal(np.zeros(3), np.zeros(3), np.zeros(1), 0.9, np.ones(3))
+    with pytest.raises(ValueError, match=r"sigmas must be positive; got 0\.0"):
+        uncertainty.split_conformal(np.zeros(3), np.zeros(3), np.zeros(1), 0.9, np.ones(3), np.zeros(1))
 
 
 def test_cqr_widens_raw_quantiles_to_the_level():
@@ -214,6 +272,7 @@ def test_a_quantile_model_predicts_one_column_per_level_and_survives_a_checkpoin
     assert np.array_equal(predict(loaded, [tuple("ABC"), tuple("ABCDEFG")], vocab), out)
 
 
+@pytest.mark.slow
 def test_interval_frame_scores_each_method_against_the_truth():
     params = simulate.preset_params("realistic")
     courses = simulate.simulate_courses(params, 400, seed=8)
@@ -230,6 +289,7 @@ def test_interval_frame_scores_each_method_against_the_truth():
     assert by_length["courses"].groupby(level="method").sum().eq(400).all()
 
 
+@pytest.mark.slow
 def test_the_benchmark_runs_quick(tmp_path):
     import json
     import subprocess

@@ -111,6 +111,7 @@ def test_occlusion_of_the_truth_finds_the_motif():
     assert contributions[1:4].min() > contributions[[0, 4]].max() + 0.1
 
 
+@pytest.mark.slow
 def test_sliders_redraw_summary_and_retrain_switches_model(app):
     first_image = app.simulator.summary_image.value
     app.simulator.n_slider.value = 300
@@ -131,6 +132,7 @@ def test_sliders_redraw_summary_and_retrain_switches_model(app):
     assert app.builder.half_width == pytest.approx(np.sort(residuals)[int(np.ceil((len(val) + 1) * 0.9)) - 1])
 
 
+@pytest.mark.slow
 def test_slider_changes_are_debounced(trained, small_courses):
     import time
 

@@ -257,6 +257,7 @@ class SimulatorPanel:
                 self.redraw_summary()
                 return
             self._timer = threading.Timer(self.debounce_seconds, self.redraw_summary)
+            self._timer.daemon = True  # a redraw still waiting must not keep the interpreter from exiting
             self._timer.start()
 
     def _cancel_pending(self) -> bool:
