@@ -74,9 +74,12 @@ def test_identical_runs_are_identical_not_lower():
     assert row["verdict"] == "identical" and row["p"] == 1.0 and row["ci low"] == row["ci high"] == 0.0
 
 
-def test_a_constant_shift_is_a_certain_difference():
+def test_a_constant_shift_takes_the_exact_sign_test():
+    """No spread: the t-test is undefined; five seeds agreeing on the sign give p = 2 / 2^5, not a certainty."""
     row = compare.paired_comparison(runs_of([0.02] * 5, [0.40, 0.70, 0.55, 0.62, 0.48]), [("base", "new")]).iloc[0]
-    assert row["verdict"] == "higher" and row["p"] == 0.0 and row["sd"] == 0.0
+    assert row["p"] == 0.0625 and row["sd"] == 0.0 and row["verdict"] == "within noise"
+    row = compare.paired_comparison(runs_of([-0.02] * 6, [0.5] * 6), [("base", "new")]).iloc[0]
+    assert row["p"] == 0.03125 and row["verdict"] == "lower"
 
 
 def test_holm_on_a_worked_example():

@@ -182,6 +182,7 @@ RANKS_AT_90 = {9: 9, 19: 18, 20: 19, 99: 90, 199: 180, 399: 360}
 def test_conformal_rank_is_exact(n):
     assert uncertainty.conformal_rank(n, 0.9) == RANKS_AT_90[n]
     assert uncertainty.conformal_rank(n, 0.5) == -(-(n + 1) // 2)
+    assert uncertainty.conformal_rank(99, 0.55) == 55  # in floating point, 100 * 0.55 is 55.00000000000001
     with pytest.raises(ValueError, match="level must be in"):
         uncertainty.conformal_rank(n, 1.0)
 

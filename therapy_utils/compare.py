@@ -78,7 +78,7 @@ def holm(p_values: Sequence[float]) -> np.ndarray:
     """Holm's step-down adjusted p-values: the family-wise error rate stays at most alpha for any dependence.
 
     Sort the m p-values, multiply the i-th smallest by m − i + 1, keep the running maximum, cap at 1 (Holm 1979).
-    A hypothesis is rejected at level alpha when its adjusted p-value is below alpha.
+    A hypothesis is rejected at level alpha when its adjusted p-value is at most alpha.
 
     Parameters
     ----------
@@ -106,10 +106,16 @@ def holm(p_values: Sequence[float]) -> np.ndarray:
 
 
 def _paired_row(difference: pd.Series) -> dict:
-    """Mean, sd, raw p-value and t-quantile basis of one set of paired differences (``identical`` when all zero)."""
+    """Mean, sd and raw p-value of one set of paired differences (``identical`` when all are zero).
+
+    With no spread at all the t statistic is undefined. Every difference 0: p = 1. Every difference the same
+    non-zero number: the exact two-sided sign test, p = 2^(1 − n) — all n seeds agree on the sign, which is as much as
+    n seeds can say without assuming a distribution (0.0625 for 5 seeds), not a certainty.
+    """
     n, mean, sd = len(difference), float(difference.mean()), float(difference.std(ddof=1))
-    if sd == 0:  # the t statistic is undefined: no spread at all
-        return {"difference": mean, "sd": 0.0, "seeds": n, "p": 1.0 if mean == 0 else 0.0, "identical": mean == 0}
+    if sd == 0:
+        return {"difference": mean, "sd": 0.0, "seeds": n, "p": 1.0 if mean == 0 else 2.0 ** (1 - n),
+                "identical": mean == 0}
     p_value = float(stats.ttest_1samp(difference, 0.0).pvalue)
     return {"difference": mean, "sd": sd, "seeds": n, "p": p_value, "identical": False}
 
@@ -124,7 +130,10 @@ def paired_comparison(runs: pd.DataFrame, pairs: Sequence[tuple[str, str]], valu
     **A family** is every comparison one table or one claim draws from: here, every pair × every value of ``by``
     in one call. Looking at many comparisons and reporting those with p < 0.05 finds "effects" by chance (ten
     comparisons at p = 0.047 would be ten), so the verdicts use Holm-adjusted p-values over the family, which keep
-    the chance of *any* false "higher"/"lower" at most ``alpha``. Call it once per table, with that table's pairs.
+    the chance of *any* false finding of a difference at most ``alpha``, whatever the dependence between the tests.
+    Call it once per table, with that table's pairs. Holm steps down (after the smallest p-value is rejected, the
+    next is tested at a less strict level), while each interval uses the Bonferroni level alpha / m throughout: a
+    verdict can be "higher" or "lower" while its interval still covers 0, never the other way round.
 
     Parameters
     ----------
@@ -143,9 +152,9 @@ def paired_comparison(runs: pd.DataFrame, pairs: Sequence[tuple[str, str]], valu
         One row per pair and ``by``: ``difference`` (mean paired difference), ``sd``, ``seeds``, ``higher in`` (seeds
         where the candidate was higher), ``ci low`` and ``ci high`` (a Bonferroni interval for the mean difference:
         all the family's intervals hold their true differences together with probability ≥ 1 − alpha), ``p`` (the
-        raw paired t-test), ``p (Holm)`` and ``verdict``: "higher" or "lower" when the Holm p-value is below
+        raw paired t-test), ``p (Holm)`` and ``verdict``: "higher" or "lower" when the Holm p-value is at most
         ``alpha``, "identical" when every difference is exactly 0, otherwise "within noise". Differences of zero
-        spread but not zero are a certain shift: p = 0, verdict by its sign.
+        spread but not zero take the exact sign test's p-value, 2^(1 − seeds).
 
     Raises
     ------
@@ -168,6 +177,6 @@ def paired_comparison(runs: pd.DataFrame, pairs: Sequence[tuple[str, str]], valu
     half = t * table["sd"] / np.sqrt(table["seeds"])
     table["ci low"], table["ci high"] = table["difference"] - half, table["difference"] + half
     table["verdict"] = np.where(table.pop("identical"), "identical", np.where(
-        table["p (Holm)"] >= alpha, "within noise", np.where(table["difference"] > 0, "higher", "lower")))
+        table["p (Holm)"] > alpha, "within noise", np.where(table["difference"] > 0, "higher", "lower")))
     return table[["baseline", "candidate", by, "difference", "sd", "seeds", "higher in", "ci low", "ci high", "p",
                   "p (Holm)", "verdict"]]

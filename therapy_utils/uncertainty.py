@@ -63,8 +63,10 @@ def conformal_rank(n: int, level: float) -> int:
     """⌈(n + 1) · level⌉ in exact arithmetic: which calibration score (1 = smallest) split conformal takes.
 
     ``level`` is read as the decimal it was written as (0.9 is 9/10, not the binary float just above it), so that
-    (n + 1) · level lands exactly on an integer where it should: in floating point, 10 · 0.9 rounds to 9.000000000000002
-    and a ceiling would take the 10th score instead of the 9th (at n = 9: an infinite interval).
+    (n + 1) · level lands exactly on a whole number where it should. In floating point it can miss: 100 · 0.55 is
+    55.00000000000001, whose ceiling takes the 56th of 99 scores instead of the 55th; written the other way round,
+    (1 − 0.9) · 10 is 0.9999999999999998, and a library that counts the scores to leave out as its integer part
+    leaves out none at n = 9 (an infinite interval).
 
     Parameters
     ----------
