@@ -109,6 +109,8 @@ def test_readme_timings_are_the_speed_benchmark_s():
     assert f"the test suite {results['suite']['make test']['seconds']:.0f} s" in readme
     rerun = next(v for k, v in results["suite"].items() if k.startswith("float-order"))
     assert f"one thread), {rerun['seconds']:.0f} s more" in readme
+    fast = next(v for k, v in results["suite"].items() if k.startswith("make test-fast"))
+    assert f"(the fast tier {fast['seconds']:.0f} s in a fresh clone)" in readme
     quoted = dict(re.findall(r"\(notebooks/(\d\d_\w+\.ipynb)\) \|[^\n]*\| (\d+) s \|", readme))
     notebooks = sorted(p.name for p in (REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     assert sorted(quoted) == notebooks
