@@ -230,17 +230,25 @@ def _probes() -> tuple[tuple[str, ...], ...]:
     return tuple(tuple(c) for c in simulate.simulate_courses(_realistic(), PROBE_COURSES, seed=PROBE_SEED)["modules"])
 
 
+def _call_for_values(function: object, argument: object, length: int,
+                     what: str) -> tuple[np.ndarray | None, Verdict | None, tuple[int, ...]]:
+    """Run the learner's function on one argument and read ``length`` numbers from it: (values, None, shape) when
+    the shape is right, else (None, the hint or None, the shape returned) — the caller words a shape hint."""
+    result, problem = _call(function, argument)
+    values, problem = (None, problem) if problem else _array(result, what)
+    if problem:
+        return None, problem, ()
+    return (values, None, values.shape) if values.shape == (length,) else (None, None, values.shape)
+
+
 def _batch_scores(score: object) -> GuardedScores:
     """The learner's scorer (courses → one score each), run guarded: courses → (scores, None) or (None, hint)."""
     def run(courses: list[tuple[str, ...]]) -> tuple[np.ndarray | None, Verdict | None]:
-        result, problem = _call(score, list(courses))
-        values, problem = (None, problem) if problem else _array(result, "your scorer's result")
-        if problem:
-            return None, problem
-        if values.shape != (len(courses),):
-            return None, Verdict(False, f"a scorer returns one score per course: for {len(courses)} courses yours "
-                                        f"returned shape {values.shape}.")
-        return values, None
+        values, problem, shape = _call_for_values(score, list(courses), len(courses), "your scorer's result")
+        if values is None and problem is None:
+            problem = Verdict(False, f"a scorer returns one score per course: for {len(courses)} courses yours "
+                                     f"returned shape {shape}.")
+        return values, problem
     return run
 
 
@@ -992,12 +1000,11 @@ def ex10_ig_linear(function: Callable) -> Verdict:
 
 def _attributions(attributions: Callable, course: tuple[str, ...]) -> tuple[np.ndarray | None, Verdict | None]:
     """The learner's attributions for ``course``, run guarded: one finite number per position, not all equal."""
-    result, problem = _call(attributions, course)
-    values, problem = (None, problem) if problem else _array(result, "your attributions")
+    values, problem, shape = _call_for_values(attributions, course, len(course), "your attributions")
     if problem:
         return None, problem
-    if values.shape != (len(course),):
-        return None, Verdict(False, f"the attributions have shape {values.shape}; give one number per position of "
+    if values is None:
+        return None, Verdict(False, f"the attributions have shape {shape}; give one number per position of "
                                     f"the course ({len(course)}).")
     if np.ptp(values) == 0:
         return None, Verdict(False, "your attributions give every position the same value: no position is the most "
