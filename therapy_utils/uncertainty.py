@@ -65,8 +65,9 @@ def conformal_rank(n: int, level: float) -> int:
     ``level`` is read as the decimal it was written as (0.9 is 9/10, not the binary float just above it), so that
     (n + 1) · level lands exactly on a whole number where it should. In floating point it can miss: 100 · 0.55 is
     55.00000000000001, whose ceiling takes the 56th of 99 scores instead of the 55th; written the other way round,
-    (1 − 0.9) · 10 is 0.9999999999999998, and a library that counts the scores to leave out as its integer part
-    leaves out none at n = 9 (an infinite interval).
+    (1 − 0.9) · 10 is 0.9999999999999998, and a library that takes the k-th largest score with k the integer part of
+    (n + 1)(1 − level) finds k = 0 at n = 9: no score qualifies and the interval is infinite, where the largest (9th)
+    score was right.
 
     Parameters
     ----------
