@@ -1,8 +1,8 @@
 """How sure is the model? The interval targets behind notebook 11 (issue 21).
 
 For each preset and seed: simulate 2,000 courses with that seed and split them as the series does (64/16/20); train
-the best model (a deep ensemble of five CNNs) and one CNN with quantile outputs (pinball loss); calibrate each
-interval method on the validation courses and score it on the test courses — the share of outcomes inside, the mean
+the five-CNN ensemble of notebooks 08-11 (a deep ensemble) and one CNN with quantile outputs (pinball loss); calibrate
+each interval method on the validation courses and score it on the test courses — the share of outcomes inside, the mean
 *true* chance of holding the outcome (from the simulator's outcome distribution), the mean width and the narrowest
 interval's width with the nominal true coverage (the oracle's) — overall, by course length and by patient class.
 Presets: realistic (the targets; its patient classes, mild and severe, do not change outcomes) and flowcharts (two
@@ -34,6 +34,9 @@ RESULTS = Path(__file__).resolve().parent / "results"
 SEEDS = (0, 1, 2, 3, 4)
 PRESETS = ("realistic", "flowcharts")
 TARGET_LEVEL = 0.9
+# The method whose width and subgroups the targets report, fixed before the run: choosing the narrowest method on the
+# very seeds that report it would flatter it (the winner's curse of 08_model_comparison).
+REPORTED_METHOD = "split conformal"
 
 
 def run_seed(preset: str, seed: int, n: int) -> dict[str, list[dict]]:
@@ -42,7 +45,7 @@ def run_seed(preset: str, seed: int, n: int) -> dict[str, list[dict]]:
     courses = simulate.simulate_courses(params, n, seed)
     vocab = data.Vocabulary.from_courses(courses["modules"])
     parts = data.split_courses(courses)
-    ensemble, _ = train.fit_new_model(parts, vocab, *train.NAMED_MODELS["best"], seed, device="cpu", progress=False)
+    ensemble, _ = train.fit_new_model(parts, vocab, *train.CNN_ENSEMBLE, seed, device="cpu", progress=False)
     quantile_model, _ = train.fit_new_model(parts, vocab, uncertainty.QUANTILE_CONFIG, train.BEST_TRAIN_CONFIG, seed,
                                             device="cpu", progress=False)
     calibration, test = (uncertainty.model_outputs(ensemble, quantile_model, parts[name], vocab)
@@ -80,14 +83,13 @@ def measured(targets_table: pd.DataFrame) -> list[str]:
 def targets(results: dict[str, list[dict]], preset: str = "realistic") -> list[dict]:
     """Issue 21's targets at 90 % on ``preset``: measured mean and sd over seeds, and whether each is met."""
     overall = pd.DataFrame(results["overall"]).query("preset == @preset and level == @TARGET_LEVEL")
-    split = overall[overall["method"] == "split conformal"]
-    honest = overall[overall["method"] != "ensemble spread"]  # the raw spread is not a calibrated interval
-    best = honest.groupby("method")["width / oracle"].mean().idxmin()
-    rows = [("split conformal: share of test outcomes inside", split["coverage"], "0.90 ± 0.02",
+    best = REPORTED_METHOD
+    split = overall[overall["method"] == best]
+    rows = [(f"{best}: share of test outcomes inside", split["coverage"], "0.90 ± 0.02",
              lambda m: abs(m - 0.9) <= 0.02),
-            ("split conformal: mean true coverage", split["true coverage"], "≥ 0.89", lambda m: m >= 0.89),
-            (f"narrowest calibrated method ({best}): width / oracle width",
-             honest.loc[honest["method"] == best, "width / oracle"], "≤ 1.25", lambda m: m <= 1.25)]
+            (f"{best}: mean true coverage", split["true coverage"], "≥ 0.89", lambda m: m >= 0.89),
+            (f"{best} (fixed before the run): width / oracle width", split["width / oracle"], "≤ 1.25",
+             lambda m: m <= 1.25)]
     for key, name in (("length", "length bin"), ("class", "patient class")):
         table = pd.DataFrame(results[key]).query("preset == @preset and method == @best")
         means = table.groupby(name)["true coverage"].mean()

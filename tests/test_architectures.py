@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -29,6 +31,8 @@ CONFIGS = {
     "2-layer lstm, mean": ModelConfig(num_layers=2, bidirectional=True, pooling="last+mean", head_hidden=8),
     "cnn with positions, sum": ModelConfig(architecture="cnn", positional=True, pooling="sum", head_hidden=16),
     "transformer, mean": ModelConfig(architecture="transformer", positional=True, pooling="mean", num_layers=2),
+    "wide & deep cnn, positions start at 0": ModelConfig(architecture="cnn", positional=True, pooling="sum", wide=True,
+                                                         position_init_std=0.0),
 }
 
 
@@ -92,3 +96,33 @@ def test_general_model_checkpoint_round_trip(tmp_path):
     assert loaded.config == config and isinstance(loaded, SequenceRegressor)
     courses = [("A", "B", "A"), ("Q",)]
     assert np.array_equal(predict(loaded, courses, VOCAB), predict(model, courses, VOCAB))
+
+
+def test_the_wide_part_starts_silent_and_leaves_every_other_weight_as_drawn():
+    """Wide & deep (08_model_comparison): the linear part on counts is created last and at zero, so at the start
+    the model predicts exactly what the same config without it predicts from the same seed."""
+    deep = ModelConfig(architecture="cnn", positional=True, pooling="sum", head_hidden=8)
+    plain = build_model(len(VOCAB), deep, torch.Generator().manual_seed(3)).eval()
+    wide = build_model(len(VOCAB), replace(deep, wide=True), torch.Generator().manual_seed(3)).eval()
+    padded, lengths = torch.tensor([[1, 2, 3, 1], [4, 5, 0, 0]]), torch.tensor([4, 2])
+    with torch.inference_mode():
+        assert torch.equal(plain(padded, lengths), wide(padded, lengths))
+    assert all(torch.equal(plain.state_dict()[k], v) for k, v in wide.state_dict().items() if not k.startswith("wide"))
+
+
+def test_the_wide_features_are_module_counts_and_length():
+    model = build_model(len(VOCAB), ModelConfig(architecture="cnn", pooling="sum", wide=True),
+                        torch.Generator().manual_seed(0))
+    features = model._wide_features(torch.tensor([[1, 2, 1, 0], [3, 0, 0, 0]]), torch.tensor([3, 1]))
+    expected = torch.zeros(2, len(VOCAB))
+    expected[0, [0, 1, 2]] = torch.tensor([3.0, 2.0, 1.0])  # column 0: the length; then module 1 twice, module 2 once
+    expected[1, [0, 3]] = 1.0
+    assert torch.equal(features, expected / 10)
+
+
+def test_position_init_std_sets_the_starting_positions():
+    """0: every position starts equal (the network begins order-blind as to where a module sits); 0.1: small ones."""
+    config = ModelConfig(architecture="cnn", positional=True, pooling="sum", position_init_std=0.0)
+    assert not build_model(len(VOCAB), config, torch.Generator().manual_seed(0)).position.weight.any()
+    small = build_model(len(VOCAB), replace(config, position_init_std=0.1), torch.Generator().manual_seed(0))
+    assert small.position.weight.std().item() == pytest.approx(0.1, rel=0.1)  # 64 × 32 draws: sd of the sd ≈ 1.6 %

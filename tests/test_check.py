@@ -385,15 +385,16 @@ def test_every_check_is_tested_here():
 @pytest.fixture(scope="module")
 def notebook_models():
     """The notebooks' own models, from the committed checkpoints: the scorers the notebooks pass to the checks."""
-    return {name: model.load_checkpoint(CHECKPOINTS / name) for name in ("realistic_lstm", "realistic_best")}
+    return {name: model.load_checkpoint(CHECKPOINTS / name) for name in ("realistic_lstm", "realistic_cnn_ensemble")}
 
 
 def test_the_notebooks_models_and_the_solutions_answers_pass(notebook_models):
-    lstm, best = (evaluate.model_scorer(*notebook_models[name]) for name in ("realistic_lstm", "realistic_best"))
+    lstm, best = (evaluate.model_scorer(*notebook_models[name])
+                  for name in ("realistic_lstm", "realistic_cnn_ensemble"))
     verdict_is(check.ex04_model_error("C D F I D C B C M Q C C D K L G O O N", lstm), True)
     verdict_is(check.ex06_close_course("D A F B", lstm), True)
     verdict_is(check.ex09_overrated("A F A F A", best), True)
-    net, vocab = notebook_models["realistic_best"]
+    net, vocab = notebook_models["realistic_cnn_ensemble"]
     verdict_is(check.ex10_disagree("P F F G D", best, lambda c: evaluate.integrated_gradients(net, [c], vocab)[0]),
                True)
     held_out = list(simulate.simulate_courses(PARAMS, 40, seed=3)["modules"])

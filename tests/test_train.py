@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -107,6 +109,12 @@ def test_fit_or_load_trains_once_then_loads_the_same_model(tmp_path, small_cours
         fit_or_load(small_courses, tmp_path, ModelConfig(), TrainConfig(max_epochs=4), seed=1)
     with pytest.raises(ValueError, match=r"a different courses, courses_sha256 than"):
         fit_or_load(small_courses.iloc[:100], tmp_path, ModelConfig(), config, seed=1)
+    recipe = json.loads((tmp_path / "training.json").read_text())
+    del recipe["model_config"]["wide"], recipe["model_config"]["position_init_std"]  # saved before they existed
+    (tmp_path / "training.json").write_text(json.dumps(recipe))
+    assert fit_or_load(small_courses, tmp_path, ModelConfig(), config, seed=1)[2].equals(history)  # = the defaults
+    with pytest.raises(ValueError, match=r"a different model_config than asked for"):
+        fit_or_load(small_courses, tmp_path, ModelConfig(wide=True), config, seed=1)
     (tmp_path / "training.json").unlink()  # a checkpoint from before recipes were recorded
     with pytest.raises(ValueError, match=r"does not say how it was trained \(no training.json\)"):
         fit_or_load(small_courses, tmp_path, ModelConfig(), config, seed=1)

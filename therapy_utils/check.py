@@ -867,18 +867,18 @@ def ex08_paired_p(function: Callable) -> Verdict:
 
 def _accuracy_comparison() -> pd.DataFrame:
     runs = pd.DataFrame(_results("accuracy.json")["runs"])
-    return runs[(runs["part"] == "comparison") & ~runs["model"].str.contains("reference")]
+    return runs[(runs["phase"] == "selection") & ~runs["model"].str.contains("reference")]
 
 
 def ex08_wider_cnn(answer: object) -> Verdict:
-    """Investigate: per preset, is "CNN, wider (32/64)" "higher", "lower" or "within noise" against "CNN (one model of
-    the best)" at n = 500? Answer a dict preset → verdict."""
+    """Investigate: per preset, is "CNN, wider (32/64)" "higher", "lower" or "within noise" against "one CNN (16/32,
+    positions)" on the test splits of the selection seeds at n = 500? Answer a dict preset → verdict."""
     if _unanswered(answer):
         return NO_ANSWER
     if not isinstance(answer, dict):
         return Verdict(False, f"answer a dict such as {{'original': ..., 'realistic': ...}}, not {_show(answer)}.")
     runs = _accuracy_comparison()
-    result = compare.paired_comparison(runs, [("CNN (one model of the best)", "CNN, wider (32/64)")])
+    result = compare.paired_comparison(runs, [("one CNN (16/32, positions)", "CNN, wider (32/64)")])
     choices = {"higher": (), "lower": (), "within noise": ("noise", "within"), "identical": ("same", "equal")}
     for preset, expected in zip(result["preset"], result["verdict"], strict=True):
         said = _word(answer.get(preset, ""), choices)

@@ -83,8 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=_seed, default=42, help="seed for simulation and training (default: 42); "
                      "the 64/16/20 split always uses the original's random_state 42")
     run.add_argument("--model", choices=MODELS, default="original",
-                     help="original: the script's model, for parity (default); best: the most accurate model "
-                          "of benchmarks/accuracy.py")
+                     help="original: the script's model, for parity (default); best: the model benchmarks/accuracy.py "
+                          "chose on its selection seeds (validation scores only)")
     run.add_argument("--data", type=Path, help="train on this course or long-format CSV instead of simulating")
     run.add_argument("--out", type=Path, default=Path("results"), help="folder for the figures (default: results)")
     run.add_argument("--json", type=Path, help="also write the metrics to this JSON file")

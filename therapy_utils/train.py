@@ -10,7 +10,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import pandas as pd
@@ -23,6 +23,7 @@ from therapy_utils.batching import make_loader
 from therapy_utils.data import Vocabulary, split_courses
 from therapy_utils.model import (
     BEST_CONFIG,
+    CNN_ENSEMBLE_CONFIG,
     ModelConfig,
     SequenceModel,
     build_model,
@@ -101,6 +102,9 @@ BEST_TRAIN_CONFIG = TrainConfig(batch_size=64, lr=3e-3, restore_best=True)
 # The fast path (benchmarks/speed.py): equal-length batches of 512 sliced from tensors built once, the validation
 # loss weighted per course (batches differ in size), larger steps for the larger batches.
 FAST_TRAIN_CONFIG = TrainConfig(batch_size=512, lr=3e-3, bucketing=True, weighted_val_loss=True, restore_best=True)
+
+# The five-CNN ensemble that notebooks 09-11 load (08_model_comparison), with the best model's training settings.
+CNN_ENSEMBLE: tuple[ModelConfig, TrainConfig] = (CNN_ENSEMBLE_CONFIG, BEST_TRAIN_CONFIG)
 
 # The models the command line and the notebooks name: the original for parity, the best for accuracy.
 NAMED_MODELS: dict[str, tuple[ModelConfig, TrainConfig]] = {
@@ -461,6 +465,10 @@ def _refuse_stale(directory: Path, recipe: dict) -> None:
         raise ValueError(f"the checkpoint in {str(directory)!r} does not say how it was trained (no training.json); "
                          "pass overwrite=True to retrain it")
     saved = json.loads(path.read_text())
+    # a recipe saved before a ModelConfig field existed meant that field's default
+    config_fields = {f.name for f in fields(ModelConfig)}
+    if isinstance(saved.get("model_config"), dict) and set(saved["model_config"]) < config_fields:
+        saved["model_config"] = json.loads(json.dumps(asdict(ModelConfig(**saved["model_config"]))))
     differing = sorted(key for key in set(recipe) | set(saved) if saved.get(key) != recipe.get(key))
     if differing:
         raise ValueError(f"the checkpoint in {str(directory)!r} was trained with a different {', '.join(differing)} "

@@ -29,7 +29,7 @@ from scipy.stats import norm, spearmanr
 
 from therapy_utils.data import Vocabulary, show_value
 from therapy_utils.evaluate import predict
-from therapy_utils.model import BEST_CONFIG, EnsembleModel, ModelConfig, SequenceModel
+from therapy_utils.model import CNN_ENSEMBLE_CONFIG, EnsembleModel, ModelConfig, SequenceModel
 from therapy_utils.simulate import SimulatorParams, courses_to_matrix, motif_counts
 from therapy_utils.truth import outcome_distribution
 
@@ -56,7 +56,7 @@ def quantile_levels(levels: Sequence[float] = LEVELS) -> tuple[float, ...]:
 
 
 # The quantile model: one CNN of the best model's shape, one output per level that LEVELS' intervals need.
-QUANTILE_CONFIG: ModelConfig = replace(BEST_CONFIG, ensemble_size=1, quantiles=quantile_levels(LEVELS))
+QUANTILE_CONFIG: ModelConfig = replace(CNN_ENSEMBLE_CONFIG, ensemble_size=1, quantiles=quantile_levels(LEVELS))
 
 
 def conformal_rank(n: int, level: float) -> int:
