@@ -9,7 +9,7 @@ the same courses. Two phases, on disjoint seeds:
 2. *Confirmation*: the winner, the ridge on counts, the original LSTM and the generator-feature reference on fresh
    seeds at n = 250 to 2,000; these numbers are the ones reported, and they choose nothing.
 
-    python benchmarks/accuracy.py            # selection + confirmation (~40 min on 2 cores)
+    python benchmarks/accuracy.py            # selection + confirmation (63 min on 2 cores)
     python benchmarks/accuracy.py --long     # add n = 10,000 for the winner (separately timed)
     python benchmarks/accuracy.py --quick    # CI-sized smoke run, about a minute
 

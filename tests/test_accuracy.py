@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 from dataclasses import replace
@@ -23,9 +24,9 @@ from therapy_utils.train import BEST_TRAIN_CONFIG, NAMED_MODELS, TrainConfig, fi
 SAVED = REPO / "benchmarks" / "results" / "accuracy.json"
 
 
-def cli(*args: str) -> subprocess.CompletedProcess:
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "therapy_utils", *args], capture_output=True, text=True, cwd=REPO,
-                          timeout=600)
+                          timeout=600, env=None if env is None else {**os.environ, **env})
 
 
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -47,16 +48,19 @@ def saved(results) -> pd.DataFrame:
 @pytest.mark.slow
 def test_run_model_best_reproduces_a_confirmation_row(tmp_path, results, saved):
     seed = results["confirmation_seeds"][0]
+    # one thread, like the benchmark's workers: the same data, split, seed and order of float sums
     done = cli("run", "--model", "best", "--seed", str(seed), "--out", str(tmp_path), "--json",
-               str(tmp_path / "m.json"), "--no-progress")
+               str(tmp_path / "m.json"), "--no-progress", env={"OMP_NUM_THREADS": "1"})
     assert done.returncode == 0, done.stderr
     metrics = json.loads((tmp_path / "m.json").read_text())
     row = saved.query("phase == 'confirmation' and preset == 'original' and n == 500 and seed == @seed "
                       "and model == @results['winner']")
     assert len(row) == 1
-    # same data, split, seed and code; the benchmark's workers use one thread and the CLI two, so float sums are
-    # taken in another order: measured difference 0.0003 on this machine, tolerance 0.002
-    assert metrics["r2"] == pytest.approx(row["r2"].iloc[0], abs=2e-3)
+    # identical on this machine (difference 0); another CPU sums floats in another order and this training amplifies
+    # the last bits: twice the largest R² gap that benchmarks/float_order.py measured for this very recipe
+    measured = json.loads((REPO / "benchmarks" / "results" / "float_order.json").read_text())["rows"]
+    tolerance = 2 * max(r["r2_gap"] for r in measured if r["checkpoint"] == "original_best")
+    assert metrics["r2"] == pytest.approx(row["r2"].iloc[0], abs=tolerance)
     assert metrics["model"] == "best" and "Modules most similar" not in done.stdout
 
 

@@ -37,8 +37,10 @@ from therapy_utils import checkpoints, embeddings, evaluate, model, train
 # (test R², largest prediction gap, mean prediction gap); None: not the measure used for this recipe
 STABLE, CHAOTIC = (1e-6, 1e-5, None), (0.02, None, 0.04)
 TOLERANCES = {**{name: STABLE for name in checkpoints.checkpoint_names()}, "stopping_rule": (1e-4, 1e-3, None),
-              **{name: CHAOTIC for name in ("original_best", "realistic_cnn_ensemble", "confounded_naive",
-                                            "confounded_adjusted", "realistic_quantiles")}}
+              **{name: CHAOTIC for name in ("realistic_cnn_ensemble", "confounded_naive", "confounded_adjusted",
+                                            "realistic_quantiles")},
+              # 320 training courses: the most chaotic recipe (R² gap up to 0.0143 measured, MKL_CBWR=COMPATIBLE)
+              "original_best": (0.03, None, 0.04)}
 MEASURED = REPO / "benchmarks" / "results" / "float_order.json"
 
 

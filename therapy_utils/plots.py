@@ -217,7 +217,8 @@ def learning_curve_figure(runs: pd.DataFrame, oracle_r2: float, reference_r2: fl
     return fig
 
 
-def oracle_share_figure(summary: pd.DataFrame, title: str = "Share of the oracle's R² at n = 500") -> Figure:
+def oracle_share_figure(summary: pd.DataFrame, title: str = "Share of the oracle's R² at n = 500",
+                        split: str = "test") -> Figure:
     """One bar per model and preset, mean share of the oracle's R² with the sd over seeds (08_model_comparison).
 
     Parameters
@@ -227,6 +228,8 @@ def oracle_share_figure(summary: pd.DataFrame, title: str = "Share of the oracle
         and ``share_sd`` (its sd over seeds); every preset's rows list the models in the same order.
     title : str, default="Share of the oracle's R² at n = 500"
         The figure's title.
+    split : str, default="test"
+        Which courses the shares were measured on (e.g. "validation"), for the axis label.
 
     Returns
     -------
@@ -242,7 +245,7 @@ def oracle_share_figure(summary: pd.DataFrame, title: str = "Share of the oracle
         centres = [bar.get_y() + bar.get_height() / 2 for bar in container]
         ax.errorbar(part["share"], centres, xerr=part["share_sd"], fmt="none", ecolor="black", lw=1)
     ax.axvline(1.0, color="black", ls=":", lw=1)
-    ax.set(title=title, xlabel="test R² / oracle R² (1 = as good as knowing the truth)", ylabel="")
+    ax.set(title=title, xlabel=f"{split} R² / oracle R² (1 = as good as knowing the truth)", ylabel="")
     fig.tight_layout()
     return fig
 
@@ -264,17 +267,21 @@ def oracle_share_curve_figure(curve: pd.DataFrame, title: str = "Share of the or
         One panel per preset (in order of appearance, shared y-axis), one line per model.
     """
     presets = list(dict.fromkeys(curve["preset"]))
-    fig = Figure(figsize=(5 * len(presets), 4.2), dpi=100)
+    models = list(dict.fromkeys(curve["model"]))
+    fig = Figure(figsize=(5 * len(presets), 4.2 + 0.25 * len(models)), dpi=100)
     axes = np.atleast_1d(fig.subplots(1, len(presets), sharey=True))
     for ax, preset in zip(axes, presets, strict=True):
         part = curve[curve["preset"] == preset]
-        sns.lineplot(data=part, x="n", y="share", hue="model", marker="o", ax=ax, errorbar="sd")
+        sns.lineplot(data=part, x="n", y="share", hue="model", hue_order=models, marker="o", ax=ax, errorbar="sd")
         ax.axhline(1.0, color="black", ls=":", lw=1)
         ax.set(title=f"{preset} preset", xscale="log", xlabel="simulated courses (64 % train, 16 % val)",
                ylabel="test R² / oracle R²")
-        ax.legend(fontsize="small", loc="lower right")
+        handles, labels = ax.get_legend_handles_labels()
+        ax.get_legend().remove()
+    # one legend for both panels, below them: inside a panel it would hide the low, noisy small-n points
+    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize="small", title="model (band: sd over seeds)")
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.05 * len(models) / 2 + 0.06, 1, 1))
     return fig
 
 
