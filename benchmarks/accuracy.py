@@ -192,11 +192,19 @@ def winner_vs_ridge(results: dict, phase: str = "confirmation") -> pd.DataFrame:
 
 
 def winners_curse(results: dict) -> pd.DataFrame:
-    """Per preset: the winner's test share on the selection seeds, on the confirmation seeds (same n), and the gap."""
+    """Per score (the validation share that chose, the test share) and preset: the winner's mean on the selection
+    seeds, on the confirmation seeds (same n), the gap and its standard error (both sides' sd / sqrt(seeds))."""
     runs = pd.DataFrame(results["runs"])
     runs = runs[(runs["model"] == results["winner"]) & (runs["n"] == results["selection_n"])]
-    means = runs.pivot_table(index="preset", columns="phase", values="share", aggfunc="mean", sort=False)
-    return means.assign(gap=means["selection"] - means["confirmation"])[["selection", "confirmation", "gap"]]
+    stats = runs.groupby(["preset", "phase"], sort=False)[["val_share", "share"]].agg(["mean", "sem"])
+    rows = []
+    for score in ("val_share", "share"):
+        for preset in PRESETS:
+            chosen, fresh = stats.loc[(preset, "selection"), score], stats.loc[(preset, "confirmation"), score]
+            rows.append({"score": score, "preset": preset, "selection": chosen["mean"],
+                         "confirmation": fresh["mean"], "gap": chosen["mean"] - fresh["mean"],
+                         "se": float(np.hypot(chosen["sem"], fresh["sem"]))})
+    return pd.DataFrame(rows)
 
 
 def summarise(rows: list[dict], phase: str) -> pd.DataFrame:
@@ -257,10 +265,12 @@ def markdown(results: dict) -> str:
         lines += [f"| {r['setting']} | {r['difference']:+.3f} | [{r['ci low']:+.3f}, {r['ci high']:+.3f}] | "
                   f"{r['higher in']} of {r['seeds']} | {r['p']:.2g} | {r['p (Holm)']:.2g} | {r['verdict']} |"
                   for _, r in paired.iterrows()]
-        curse = winners_curse(results)
-        lines += [f"\n## Winner's curse at n = {results['selection_n']}: test share on selection vs confirmation "
-                  "seeds\n", "| preset | selection seeds | confirmation seeds | gap |", "|---|---:|---:|---:|"]
-        lines += [f"| {p} | {r.selection:.3f} | {r.confirmation:.3f} | {r.gap:+.3f} |" for p, r in curse.iterrows()]
+        names = {"val_share": "validation share (the score that chose)", "share": "test share"}
+        lines += [f"\n## Winner's curse at n = {results['selection_n']}: the winner on selection vs confirmation "
+                  "seeds\n", "| score | preset | selection seeds | confirmation seeds | gap | se of the gap |",
+                  "|---|---|---:|---:|---:|---:|"]
+        lines += [f"| {names[r.score]} | {r.preset} | {r.selection:.3f} | {r.confirmation:.3f} | {r.gap:+.3f} | "
+                  f"{r.se:.3f} |" for r in winners_curse(results).itertuples()]
     lines += _confirmation_lines(results, "long", "Long run: fresh seeds, large sizes")
     return "\n".join(lines).replace("nan", "–") + "\n"
 

@@ -110,10 +110,10 @@ def test_the_wide_part_starts_silent_and_leaves_every_other_weight_as_drawn():
     assert all(torch.equal(plain.state_dict()[k], v) for k, v in wide.state_dict().items() if not k.startswith("wide"))
 
 
-def test_the_wide_features_are_module_counts_and_length():
+def test_thewide_features_are_module_counts_and_length():
     model = build_model(len(VOCAB), ModelConfig(architecture="cnn", pooling="sum", wide=True),
                         torch.Generator().manual_seed(0))
-    features = model._wide_features(torch.tensor([[1, 2, 1, 0], [3, 0, 0, 0]]), torch.tensor([3, 1]))
+    features = model.wide_features(torch.tensor([[1, 2, 1, 0], [3, 0, 0, 0]]), torch.tensor([3, 1]))
     expected = torch.zeros(2, len(VOCAB))
     expected[0, [0, 1, 2]] = torch.tensor([3.0, 2.0, 1.0])  # column 0: the length; then module 1 twice, module 2 once
     expected[1, [0, 3]] = 1.0

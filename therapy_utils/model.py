@@ -297,8 +297,24 @@ class SequenceRegressor(nn.Module):
             nn.init.zeros_(self.wide.weight)
             nn.init.zeros_(self.wide.bias)
 
-    def _wide_features(self, padded: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """Each module's count and the course length (column 0, the padding index's slot), scaled by 1/10."""
+    def wide_features(self, padded: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The wide part's input (08_model_comparison): each module's count and the course length, divided by 10.
+
+        The ridge's features, in the network's own layout: column ``i`` counts module index ``i``, and column 0 (the
+        padding index, which is no module) holds the length. Scaled like the summed pooling, to keep inputs near 1.
+
+        Parameters
+        ----------
+        padded : torch.Tensor
+            Shape (courses, longest course), int64 module indices, 0 after each course's end.
+        lengths : torch.Tensor
+            Shape (courses,), each course's number of modules.
+
+        Returns
+        -------
+        torch.Tensor
+            Shape (courses, vocabulary size), float32.
+        """
         counts = nn.functional.one_hot(padded, self.wide.in_features).sum(dim=1).float()
         counts[:, 0] = lengths.to(counts.device).float()
         return counts / 10
@@ -345,7 +361,7 @@ class SequenceRegressor(nn.Module):
                 summaries.append((weights * outputs).sum(dim=1))
         scores = self.head(self.dropout(torch.cat(summaries, dim=-1)))
         if self.wide is not None:
-            scores = scores + self.wide(self._wide_features(padded, lengths))
+            scores = scores + self.wide(self.wide_features(padded, lengths))
         return scores if self.config.quantiles else scores.squeeze(-1)  # (batch, quantiles) or (batch,)
 
 

@@ -55,7 +55,7 @@ def quantile_levels(levels: Sequence[float] = LEVELS) -> tuple[float, ...]:
                                                                              for lv in levels)}))
 
 
-# The quantile model: one CNN of the best model's shape, one output per level that LEVELS' intervals need.
+# The quantile model: one CNN of the five-CNN ensemble's shape, one output per level that LEVELS' intervals need.
 QUANTILE_CONFIG: ModelConfig = replace(CNN_ENSEMBLE_CONFIG, ensemble_size=1, quantiles=quantile_levels(LEVELS))
 
 
