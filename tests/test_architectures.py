@@ -13,13 +13,16 @@ from hypothesis import strategies as st
 from therapy_utils.data import Vocabulary
 from therapy_utils.evaluate import predict
 from therapy_utils.model import (
+    MULTITASK_CONFIG,
     ModelConfig,
     SequenceRegressor,
     TherapySequenceModel,
     build_model,
     load_checkpoint,
+    next_module_loss,
     reverse_courses,
     save_checkpoint,
+    torch_rng,
 )
 
 MODULES = tuple("ABCDEFGHIJKLMNOPQ")
@@ -110,7 +113,7 @@ def test_the_wide_part_starts_silent_and_leaves_every_other_weight_as_drawn():
     assert all(torch.equal(plain.state_dict()[k], v) for k, v in wide.state_dict().items() if not k.startswith("wide"))
 
 
-def test_thewide_features_are_module_counts_and_length():
+def test_the_wide_features_are_module_counts_and_length():
     model = build_model(len(VOCAB), ModelConfig(architecture="cnn", pooling="sum", wide=True),
                         torch.Generator().manual_seed(0))
     features = model.wide_features(torch.tensor([[1, 2, 1, 0], [3, 0, 0, 0]]), torch.tensor([3, 1]))
@@ -126,3 +129,44 @@ def test_position_init_std_sets_the_starting_positions():
     assert not build_model(len(VOCAB), config, torch.Generator().manual_seed(0)).position.weight.any()
     small = build_model(len(VOCAB), replace(config, position_init_std=0.1), torch.Generator().manual_seed(0))
     assert small.position.weight.std().item() == pytest.approx(0.1, rel=0.1)  # 64 × 32 draws: sd of the sd ≈ 1.6 %
+
+
+@pytest.mark.parametrize("config", [ModelConfig(), MULTITASK_CONFIG, *CONFIGS.values()],
+                         ids=["original", "next-module head, small init", *CONFIGS])
+def test_the_padding_row_starts_at_zero_and_no_training_or_weight_decay_moves_it(config):
+    net = build_model(len(VOCAB), config, torch.Generator().manual_seed(0))
+    tables = net.embedding_layers()
+    assert all(t.padding_idx == 0 and not t.weight[0].any() for t in tables)
+    if getattr(net, "position", None) is not None:
+        assert net.position.padding_idx is None  # position 0 is the first module, not padding
+    before = [t.weight[1:].clone() for t in tables]
+    optimiser = torch.optim.AdamW(net.parameters(), lr=0.05, weight_decay=0.5)  # decay would shrink a live row
+    padded, lengths = torch.tensor([[1, 2, 3, 0], [4, 5, 0, 0]]), torch.tensor([3, 2])
+    for _ in range(3):
+        optimiser.zero_grad()
+        loss = (net(padded, lengths) - 1).pow(2).sum()
+        if config.next_module_weight:
+            loss = loss + next_module_loss(net.forward_with_next(padded, lengths)[1], padded)
+        loss.backward()
+        optimiser.step()
+    assert all(not t.weight[0].any() for t in tables)
+    assert all(not torch.equal(t.weight[1:], b) for t, b in zip(tables, before, strict=True))  # the rest trained
+
+
+def test_the_padding_row_is_drawn_then_zeroed_so_every_other_weight_is_drawn_as_before():
+    """Parity: the original's generator draws the whole table, then the LSTM; zeroing one row draws nothing."""
+    net = build_model(len(VOCAB), ModelConfig(), torch.Generator().manual_seed(0))
+    with torch_rng(torch.Generator().manual_seed(0)):
+        table = torch.nn.Embedding(len(VOCAB), ModelConfig().embedding_dim)
+        lstm = torch.nn.LSTM(ModelConfig().embedding_dim, ModelConfig().hidden_dim, batch_first=True)
+    assert torch.equal(net.embedding.weight[1:], table.weight[1:])
+    assert all(torch.equal(a, b) for a, b in zip(net.lstm.parameters(), lstm.parameters(), strict=True))
+
+
+def test_the_next_module_head_scores_real_modules_only():
+    net = build_model(len(VOCAB), MULTITASK_CONFIG, torch.Generator().manual_seed(0))
+    _, logits = net.forward_with_next(torch.tensor([[1, 2, 0]]), torch.tensor([2]))
+    assert logits.shape == (1, 3, len(MODULES))  # one column per module, none for padding
+    # targets are shifted by one (column i is vocabulary index i + 1); padding targets are ignored
+    by_hand = torch.nn.functional.cross_entropy(logits[0, :1], torch.tensor([1]))
+    assert torch.allclose(next_module_loss(logits, torch.tensor([[1, 2, 0]])), by_hand)

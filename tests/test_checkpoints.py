@@ -66,6 +66,13 @@ def test_a_fresh_training_reproduces_what_the_notebooks_report(name, retrained):
     assert gaps.max() <= max_tolerance if max_tolerance is not None else gaps.mean() <= mean_tolerance
 
 
+@pytest.mark.parametrize("name", sorted(p.name for p in CHECKPOINTS.iterdir()))
+def test_every_shipped_module_table_keeps_its_padding_row_at_exactly_zero(name):
+    fitted, _ = model.load_checkpoint(CHECKPOINTS / name)
+    tables = fitted.embedding_layers()
+    assert tables and all(t.padding_idx == 0 and not t.weight[0].any() for t in tables)
+
+
 def test_tolerances_cover_the_measured_spread():
     """Each tolerance is at least twice the largest gap that benchmarks/float_order.py measured for it."""
     rows = json.loads(MEASURED.read_text())["rows"]

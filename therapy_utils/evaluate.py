@@ -24,7 +24,7 @@ from torch import nn
 
 from therapy_utils.batching import encode_padded, make_loader
 from therapy_utils.data import Vocabulary
-from therapy_utils.model import SequenceModel
+from therapy_utils.model import PADDING_INDEX, SequenceModel
 
 
 def predict(model: SequenceModel, courses: pd.DataFrame | Sequence[Sequence[str]], vocab: Vocabulary,
@@ -152,10 +152,10 @@ def integrated_gradients(model: nn.Module, courses: Sequence[Sequence[str]], voc
                          steps: int = 32) -> list[np.ndarray]:
     """Each position's attribution by integrated gradients on the module embeddings (10_explaining_predictions).
 
-    captum's ``LayerIntegratedGradients`` walks from an all-padding course to the real one in embedding space and
-    sums the gradients on the way; a position's attribution is the sum over its embedding dimensions, and all of
-    them add up to the prediction minus the all-padding one. An ensemble is attributed through every member's
-    embedding layer at once.
+    captum's ``LayerIntegratedGradients`` walks, in embedding space, from the padding row at every position to the
+    course's module vectors and sums the gradients on the way; a position's attribution is the sum over its
+    embedding dimensions, and all of them add up to the prediction minus :func:`path_start_predictions` (not minus
+    an all-padding course's prediction). An ensemble is attributed through every member's embedding layer at once.
 
     Parameters
     ----------
@@ -187,6 +187,42 @@ def integrated_gradients(model: nn.Module, courses: Sequence[Sequence[str]], voc
     attributions = attributions if isinstance(attributions, list) else [attributions]
     per_position = sum(a.sum(dim=-1) for a in attributions).detach().cpu().numpy()
     return [row[:n] for row, n in zip(per_position, lengths.tolist(), strict=True)]
+
+
+def path_start_predictions(model: SequenceModel, courses: Sequence[Sequence[str]], vocab: Vocabulary) -> np.ndarray:
+    """The prediction that :func:`integrated_gradients`' path starts from (10_explaining_predictions).
+
+    captum interpolates the embedding layer's *output*, from the baseline's (the padding row at every position) to
+    the course's, while everything after that layer still sees the real course: its length, its padding mask and,
+    for models with positions, its position embeddings. So the attributions add up to the prediction minus this
+    start — each module's vector replaced by the padding row (zero: see :func:`model.module_table`) at the course's
+    own positions — not minus the prediction for an all-padding course, which a masked model reads as empty.
+
+    Parameters
+    ----------
+    model : SequenceModel
+        The model that was attributed; it is put in eval mode.
+    courses : sequence of sequence of str
+        The courses, as module names; none may be empty.
+    vocab : Vocabulary
+        The vocabulary the model was trained with.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (courses,) (or (courses, quantiles)): the model's output at the start of each course's path.
+    """
+    padded, lengths = encode_padded([tuple(c) for c in courses], vocab)
+    device = next(model.parameters()).device
+    hooks = [layer.register_forward_hook(lambda layer, _, output: layer.weight[PADDING_INDEX].expand_as(output))
+             for layer in model.embedding_layers()]
+    model.eval()
+    try:
+        with torch.inference_mode():
+            return model(padded.to(device), lengths).cpu().numpy()
+    finally:
+        for hook in hooks:
+            hook.remove()
 
 
 def motif_positions(course: Sequence[str], motifs: Sequence[Sequence[str]]) -> set[int]:
@@ -415,7 +451,7 @@ def next_module_probabilities(model: SequenceModel, courses: pd.DataFrame, vocab
     with torch.inference_mode():
         for padded, lengths, _ in make_loader(courses, vocab, batch_size, shuffle=False):
             _, logits = model.forward_with_next(padded.to(device), lengths)
-            probabilities = torch.softmax(logits[:, :, 1:], dim=-1)  # padding is never a next module
+            probabilities = torch.softmax(logits, dim=-1)  # one column per real module
             for row, length in enumerate(lengths.tolist()):
                 rows.append(probabilities[row, : length - 1])
     return torch.cat(rows).cpu().numpy().astype(np.float64)

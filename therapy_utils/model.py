@@ -212,13 +212,46 @@ def module_embedding(model: SequenceModel) -> nn.Embedding:
     return layers[0]
 
 
+PADDING_INDEX = 0  # the vocabulary's padding index (see data.Vocabulary)
+
+
+def module_table(vocab_size: int, embedding_dim: int) -> nn.Embedding:
+    """The module embedding table, its padding row fixed at zero (02_embedding_lstm_model, 10_explaining_predictions).
+
+    ``padding_idx`` starts that row at zero and keeps its gradient at zero, so neither training nor weight decay
+    moves it: padding then means "no module" (the baseline integrated gradients start from), not whatever vector an
+    optimiser left there. The row is drawn and then zeroed, so every other weight is drawn as before, and no model
+    reads it (packed LSTMs skip padding, the others mask it). Position embeddings have no such row.
+
+    Parameters
+    ----------
+    vocab_size : int
+        Rows: ``len(vocab)``, the modules plus the padding index 0.
+    embedding_dim : int
+        Columns: the size of each module's vector.
+
+    Returns
+    -------
+    torch.nn.Embedding
+        With ``padding_idx=PADDING_INDEX``.
+    """
+    return nn.Embedding(vocab_size, embedding_dim, padding_idx=PADDING_INDEX)
+
+
+def restart_module_table(table: nn.Embedding, std: float) -> None:
+    """Redraw a module table from N(0, std²) (``ModelConfig.embedding_init_std``) and zero its padding row again."""
+    nn.init.normal_(table.weight, std=std)
+    with torch.no_grad():
+        table.weight[PADDING_INDEX].zero_()
+
+
 class TherapySequenceModel(nn.Module):
     """Embedding → LSTM (packed) → dropout → linear on the last hidden state."""
 
     def __init__(self, vocab_size: int, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
-        self.embedding = nn.Embedding(vocab_size, config.embedding_dim)
+        self.embedding = module_table(vocab_size, config.embedding_dim)
         self.lstm = nn.LSTM(config.embedding_dim, config.hidden_dim, config.num_layers, batch_first=True,
                             dropout=config.dropout if config.num_layers > 1 else 0.0)
         self.dropout = nn.Dropout(config.dropout)
@@ -228,7 +261,7 @@ class TherapySequenceModel(nn.Module):
         # next-module objective shapes the very vectors we later cluster.
         self.next_head = nn.Linear(config.hidden_dim, config.embedding_dim) if config.next_module_weight > 0 else None
         if config.embedding_init_std is not None:
-            nn.init.normal_(self.embedding.weight, std=config.embedding_init_std)
+            restart_module_table(self.embedding, config.embedding_init_std)
 
     def _encode(self, padded: torch.Tensor, lengths: torch.Tensor,
                 steps: bool = False) -> tuple[torch.Tensor | None, torch.Tensor]:
@@ -246,11 +279,16 @@ class TherapySequenceModel(nn.Module):
         return self.fc(self.dropout(last)).squeeze(-1)
 
     def forward_with_next(self, padded: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Scores and, at every position, logits over the module that comes next (05_module_embeddings)."""
+        """Scores and, at every position, logits over the module that comes next (05_module_embeddings).
+
+        The logits' last axis has one column per real module, index ``i`` for vocabulary index ``i + 1``: padding
+        is never a next module, so its row of the tied table is no class (and stays zero, see :func:`module_table`).
+        """
         if self.next_head is None:
             raise ValueError("this model has no next-module head; set ModelConfig(next_module_weight=...) > 0")
         steps, last = self._encode(padded, lengths, steps=True)
-        return self.fc(self.dropout(last)).squeeze(-1), self.next_head(self.dropout(steps)) @ self.embedding.weight.T
+        modules = self.embedding.weight[PADDING_INDEX + 1:]
+        return self.fc(self.dropout(last)).squeeze(-1), self.next_head(self.dropout(steps)) @ modules.T
 
 
 class SequenceRegressor(nn.Module):
@@ -264,7 +302,7 @@ class SequenceRegressor(nn.Module):
         if config.next_module_weight > 0:
             raise ValueError("the next-module head is built for the original LSTM only (05_module_embeddings)")
         self.config, self.next_head = config, None
-        self.embedding = nn.Embedding(vocab_size, config.embedding_dim)
+        self.embedding = module_table(vocab_size, config.embedding_dim)
         self.position = nn.Embedding(config.max_length, config.embedding_dim) if config.positional else None
         width = config.hidden_dim * (2 if config.bidirectional and config.architecture in ("lstm", "gru") else 1)
         if config.architecture in ("lstm", "gru"):
@@ -287,7 +325,7 @@ class SequenceRegressor(nn.Module):
         self.head = (nn.Linear(pooled, outputs) if not config.head_hidden else nn.Sequential(
             nn.Linear(pooled, config.head_hidden), nn.ReLU(), nn.Linear(config.head_hidden, outputs)))
         if config.embedding_init_std is not None:
-            nn.init.normal_(self.embedding.weight, std=config.embedding_init_std)
+            restart_module_table(self.embedding, config.embedding_init_std)
         if self.position is not None and config.position_init_std is not None:
             nn.init.normal_(self.position.weight, std=config.position_init_std)
         # Created last (so every other model draws its weights as before) and started at zero: the wide part
@@ -411,10 +449,11 @@ def reverse_courses(padded: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor
 
 
 def next_module_loss(logits: torch.Tensor, padded: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy of predicting module t+1 from the prefix up to t; padding (index 0) is ignored."""
-    targets = padded[:, 1:]
+    """Cross-entropy of predicting module t+1 from the prefix up to t, over the real modules (logit column
+    ``i`` is vocabulary index ``i + 1``); steps whose next position is padding are ignored."""
+    targets = padded[:, 1:] - (PADDING_INDEX + 1)  # padding becomes -1: ignored
     return nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), targets.reshape(-1),
-                                       ignore_index=0)
+                                       ignore_index=PADDING_INDEX - 1)
 
 
 @contextmanager
