@@ -200,3 +200,26 @@ def test_too_few_courses_to_split_are_refused_by_count():
     with pytest.raises(ValueError, match="2 course"):
         data.random_split_indices(2)
     assert sum(len(v) for v in data.random_split_indices(3).values()) == 3
+
+
+def test_replacement_occlusion_of_an_additive_score_is_each_modules_value_minus_the_others_mean():
+    value = {"A": 0.3, "B": -0.1, "C": 0.05}
+    seen_lengths = set()
+
+    def additive(courses):
+        seen_lengths.update(len(c) for c in courses)
+        return np.array([sum(value[m] for m in c) for c in courses])
+
+    courses = [("A", "B", "A"), ("C",), ("B", "C", "C", "A")]
+    got = evaluate.replacement_occlusion(additive, courses, ("A", "B", "C"))
+    for course, contributions in zip(courses, got, strict=True):
+        others = [np.mean([value[o] for o in value if o != m]) for m in course]
+        assert np.allclose(contributions, [value[m] - o for m, o in zip(course, others, strict=True)])
+    assert seen_lengths == {1, 3, 4}  # replacing never shortens or lengthens a course, unlike deletion
+
+
+def test_replacement_occlusion_names_a_module_it_cannot_replace():
+    with pytest.raises(ValueError, match="course 1 holds module 'Z'"):
+        evaluate.replacement_occlusion(lambda c: np.zeros(len(c)), [("A",), ("A", "Z")], ("A", "B"))
+    with pytest.raises(ValueError, match="at least two modules"):
+        evaluate.replacement_occlusion(lambda c: np.zeros(len(c)), [("A",)], ("A",))

@@ -148,6 +148,49 @@ def occlusion(score: Scorer, course: Sequence[str]) -> np.ndarray:
     return scores[course] - np.array([scores[w] for w in without])
 
 
+def replacement_occlusion(score: Scorer, courses: Sequence[Sequence[str]], modules: Sequence[str]) -> list[np.ndarray]:
+    """Each position's contribution with everything else kept: the course's score minus its mean score over the
+    courses where that one position holds each other module instead (10_explaining_predictions).
+
+    :func:`occlusion` *deletes* a position: the course gets shorter and every later module moves one step earlier,
+    which can break or create a motif and changes the length the model sees — several changes at once. Replacing the
+    module changes one thing; averaging over every other module keeps any one replacement from deciding it. All
+    courses' variants are scored in one call (a course of length L has L × (modules − 1) of them).
+
+    Parameters
+    ----------
+    score : callable
+        A :data:`Scorer`: a list of courses in, their scores of shape (courses,) out (e.g. :func:`model_scorer`).
+    courses : sequence of sequence of str
+        The courses to explain, as module names, each one of ``modules``.
+    modules : sequence of str
+        The modules a position may hold (e.g. ``vocab.modules``).
+
+    Returns
+    -------
+    list of numpy.ndarray
+        One array per course, of shape (len(course),): its score minus the mean score of its replacements there.
+
+    Raises
+    ------
+    ValueError
+        If a course holds a module that is not one of ``modules``, or fewer than two modules are given.
+    """
+    modules = tuple(dict.fromkeys(modules))
+    if len(modules) < 2:
+        raise ValueError(f"replacement needs at least two modules, got {list(modules)}")
+    courses = [tuple(c) for c in courses]
+    for row, course in enumerate(courses):
+        unknown = [m for m in course if m not in modules]
+        if unknown:
+            raise ValueError(f"course {row} holds module {unknown[0]!r}, which is not one of the modules given")
+    variants = [[(*c[:t], m, *c[t + 1:]) for t in range(len(c)) for m in modules if m != c[t]] for c in courses]
+    distinct = list(dict.fromkeys([*courses, *(v for vs in variants for v in vs)]))
+    scores = dict(zip(distinct, score(distinct), strict=True))
+    return [scores[c] - np.array([scores[v] for v in vs]).reshape(len(c), len(modules) - 1).mean(axis=1)
+            for c, vs in zip(courses, variants, strict=True)]
+
+
 def integrated_gradients(model: nn.Module, courses: Sequence[Sequence[str]], vocab: Vocabulary,
                          steps: int = 32) -> list[np.ndarray]:
     """Each position's attribution by integrated gradients on the module embeddings (10_explaining_predictions).
@@ -250,7 +293,8 @@ def motif_hit(attributions: Sequence[np.ndarray], courses: Sequence[Sequence[str
     """Share of the courses holding a motif whose ``k`` most-attributed positions all lie on motifs (``motif_hit3``,
     10_explaining_predictions).
 
-    The simulator says the motifs are what drives these outcomes most, so a faithful explanation should point at them.
+    The simulator says the motifs are what drives these outcomes most, so an explanation that agrees with the truth
+    points at them. (Agreement with the truth, not faithfulness to the model: :func:`removal_checks` measures that.)
     NaN when no course has motifs covering ``k`` positions: there is nothing to check.
 
     Parameters
