@@ -35,7 +35,7 @@ from sklearn.linear_model import RidgeCV
 from sklearn.metrics import r2_score
 
 from therapy_utils import data, evaluate, simulate, train, truth
-from therapy_utils.compare import format_mean_sd, paired_comparison
+from therapy_utils.compare import against_baseline, format_mean_sd, winners_curse
 from therapy_utils.model import ModelConfig
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -184,29 +184,6 @@ def confirmation_jobs(winner: str, sizes: tuple[int, ...], seeds: tuple[int, ...
     return jobs
 
 
-def winner_vs_ridge(results: dict, phase: str = "confirmation") -> pd.DataFrame:
-    """The winner minus the ridge on counts, paired by seed at every preset and size: one family, Holm-corrected."""
-    runs = pd.DataFrame(results["runs"]).query("phase == @phase")
-    runs = runs.assign(setting=runs["preset"] + ", n = " + runs["n"].astype(str))
-    return paired_comparison(runs, [(RIDGE, results["winner"])], by="setting")
-
-
-def winners_curse(results: dict) -> pd.DataFrame:
-    """Per score (the validation share that chose, the test share) and preset: the winner's mean on the selection
-    seeds, on the confirmation seeds (same n), the gap and its standard error (both sides' sd / sqrt(seeds))."""
-    runs = pd.DataFrame(results["runs"])
-    runs = runs[(runs["model"] == results["winner"]) & (runs["n"] == results["selection_n"])]
-    stats = runs.groupby(["preset", "phase"], sort=False)[["val_share", "share"]].agg(["mean", "sem"])
-    rows = []
-    for score in ("val_share", "share"):
-        for preset in PRESETS:
-            chosen, fresh = stats.loc[(preset, "selection"), score], stats.loc[(preset, "confirmation"), score]
-            rows.append({"score": score, "preset": preset, "selection": chosen["mean"],
-                         "confirmation": fresh["mean"], "gap": chosen["mean"] - fresh["mean"],
-                         "se": float(np.hypot(chosen["sem"], fresh["sem"]))})
-    return pd.DataFrame(rows)
-
-
 def summarise(rows: list[dict], phase: str) -> pd.DataFrame:
     """Mean ± sd over seeds of validation and test share of the oracle, per preset, model and size."""
     table = pd.DataFrame(rows).query("phase == @phase")
@@ -258,7 +235,8 @@ def markdown(results: dict) -> str:
     lines += _selection_lines(results)
     lines += _confirmation_lines(results, "confirmation", "Confirmation: fresh seeds")
     if len(pd.DataFrame(results["runs"]).query("phase == 'confirmation'")["seed"].unique()) > 1:
-        paired = winner_vs_ridge(results)
+        paired = against_baseline(pd.DataFrame(results["runs"]).query("phase == 'confirmation'"), RIDGE,
+                                  results["winner"])
         lines += ["\n## The winner minus the ridge on counts (confirmation seeds; one family, Holm-corrected)\n",
                   "| setting | difference | 95% simultaneous interval | higher in | p | p (Holm) | verdict |",
                   "|---|---:|---|---:|---:|---:|---|"]
@@ -270,7 +248,8 @@ def markdown(results: dict) -> str:
                   "seeds\n", "| score | preset | selection seeds | confirmation seeds | gap | se of the gap |",
                   "|---|---|---:|---:|---:|---:|"]
         lines += [f"| {names[r.score]} | {r.preset} | {r.selection:.3f} | {r.confirmation:.3f} | {r.gap:+.3f} | "
-                  f"{r.se:.3f} |" for r in winners_curse(results).itertuples()]
+                  f"{r.se:.3f} |" for r in winners_curse(pd.DataFrame(results["runs"]), results["winner"],
+                                                         results["selection_n"]).itertuples()]
     lines += _confirmation_lines(results, "long", "Long run: fresh seeds, large sizes")
     return "\n".join(lines).replace("nan", "–") + "\n"
 

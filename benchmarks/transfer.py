@@ -1,10 +1,11 @@
-"""Transfer-learning benchmark behind notebook 07: learning curves from four starting points.
+"""Transfer-learning benchmark behind notebook 07: learning curves from five starting points.
 
 Pre-trains on a large realistic population (the notebook's own pre-trained model, same seed), then learns a
 related task — a population whose modules work differently — from n courses, for several n and seeds.
 
     python benchmarks/transfer.py            # full run, about 15 min on 2 CPU cores
     python benchmarks/transfer.py --quick    # smoke run on the committed pre-trained model, seconds
+    python benchmarks/transfer.py --starts "random, small steps"   # rerun some starts, keep the saved others
 
 Writes ``transfer.json`` (every run, plus the summary) and ``transfer.md`` (the table) into ``--out``.
 """
@@ -12,6 +13,7 @@ Writes ``transfer.json`` (every run, plus the summary) and ``transfer.md`` (the 
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import sys
 import tempfile
@@ -33,10 +35,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes and one seed: checks the pipeline runs")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for transfer.json and transfer.md")
-    return parser.parse_args(argv)
+    parser.add_argument("--starts", nargs="+", choices=train.TRANSFER_STARTS, default=list(train.TRANSFER_STARTS),
+                        help="run only these starts; the saved full run's rows for the others are kept")
+    args = parser.parse_args(argv)
+    if args.quick and len(args.starts) < len(train.TRANSFER_STARTS):
+        parser.error("--starts merges into a saved full run; it cannot be combined with --quick")
+    return args
 
 
-def run(quick: bool, checkpoint_dir: Path) -> dict:
+def run(quick: bool, checkpoint_dir: Path, starts: list[str]) -> dict:
     """Pre-train (or load), then every start × size × seed; returns the JSON-ready results."""
     setup = train.TRANSFER_SETUP
     sizes = (50,) if quick else setup.sizes
@@ -47,22 +54,45 @@ def run(quick: bool, checkpoint_dir: Path) -> dict:
                                              seed=setup.train_seed, progress=False)
     pretrain_seconds = time.perf_counter() - started
     pool, test = setup.target()
-    rows = []
-    for start in train.TRANSFER_STARTS:
+    rows, seconds_by_start = [], {}
+    for start in starts:
+        start_began = time.perf_counter()
+
         def fit(parts, seed, start=start):
             return train.fit_transfer(start, parts, vocab, setup.train_config_for(start), seed, pretrained,
                                       progress=False)[0]
         curve = evaluate.learning_curve(fit, pool, test, vocab, sizes, seeds)
         rows += curve.assign(start=start).to_dict("records")
+        seconds_by_start[start] = round(time.perf_counter() - start_began, 1)
         print(f"{start:>22}: " + "  ".join(f"n={n} R²={r2:.3f}" for n, r2 in curve.groupby("n")["r2"].mean().items()),
               flush=True)
     oracle = evaluate.regression_metrics(test["effectiveness"].to_numpy(),
                                          truth.expected_effectiveness(setup.target_params(), test["modules"]))["r2"]
     return {"quick": quick, "sizes": list(sizes), "seeds": list(seeds), "oracle_r2": oracle,
             "pretrain_seconds": round(pretrain_seconds, 1), "seconds": round(time.perf_counter() - started, 1),
+            "seconds_by_start": seconds_by_start,
             "machine": {"python": platform.python_version(), "torch": torch.__version__,
                         "threads": torch.get_num_threads(), "processor": platform.processor() or platform.machine()},
             "runs": rows}
+
+
+def merge_into_saved(saved: dict, fresh: dict) -> dict:
+    """The saved full run with the freshly run starts' rows replacing theirs (``--starts``).
+
+    Both runs must share sizes, seeds and the machine's thread count, so that their rows are comparable; the total
+    ``seconds`` adds the fresh run's starts to the saved run's.
+    """
+    for key in ("sizes", "seeds", "oracle_r2"):
+        if saved[key] != fresh[key]:
+            raise ValueError(f"the saved run's {key} {saved[key]} differ from this run's {fresh[key]}; run all starts")
+    if saved["machine"]["threads"] != fresh["machine"]["threads"]:
+        raise ValueError(f"the saved run used {saved['machine']['threads']} thread(s), this one "
+                         f"{fresh['machine']['threads']}; set OMP_NUM_THREADS to match or run all starts")
+    rerun = set(fresh["seconds_by_start"])
+    kept = [row for row in saved["runs"] if row["start"] not in rerun]
+    seconds = dict(saved.get("seconds_by_start", {}), **fresh["seconds_by_start"])
+    return {**saved, "seconds": round(saved["seconds"] + sum(fresh["seconds_by_start"].values()), 1),
+            "seconds_by_start": seconds, "runs": kept + fresh["runs"]}
 
 
 def markdown_table(results: dict) -> str:
@@ -84,7 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     with tempfile.TemporaryDirectory() as scratch:
         # --quick loads the committed pre-trained model (same recipe; fit_or_load checks it), the full run trains it
-        results = run(args.quick, SHIPPED_PRETRAINED if args.quick else Path(scratch) / "pretrained")
+        results = run(args.quick, SHIPPED_PRETRAINED if args.quick else Path(scratch) / "pretrained", args.starts)
+    if len(args.starts) < len(train.TRANSFER_STARTS):
+        results = merge_into_saved(json.loads((args.out / "transfer.json").read_text()), results)
     write_results(args.out, "transfer", args.quick, results, markdown_table(results))
     return 0
 

@@ -5,10 +5,11 @@ the five-CNN ensemble of notebooks 08-11 (a deep ensemble) and one CNN with quan
 each interval method on the validation courses and score it on the test courses — the share of outcomes inside, the mean
 *true* chance of holding the outcome (from the simulator's outcome distribution), the mean width and the narrowest
 interval's width with the nominal true coverage (the oracle's) — overall, by course length and by patient class.
-Presets: realistic (the targets; its patient classes, mild and severe, do not change outcomes) and flowcharts (two
-subtypes whose modules work differently).
+Presets: realistic (the targets; its patient classes, mild and severe, do not change outcomes), flowcharts (two
+subtypes whose modules work differently) and heteroscedastic (the realistic preset with outcome noise that grows with
+the course's length, where intervals that adapt to the course have something to adapt to).
 
-    python benchmarks/uncertainty.py            # 2 presets × 5 seeds, about 5 min on 2 CPU cores
+    python benchmarks/uncertainty.py            # 3 presets × 5 seeds, about 8 min on 2 CPU cores
     python benchmarks/uncertainty.py --quick    # one seed, 400 courses: checks the pipeline runs
 
 Writes ``uncertainty.json`` (every run's tables) and ``uncertainty.md`` (mean ± sd over seeds) into ``--out``.
@@ -32,7 +33,7 @@ from therapy_utils.compare import format_mean_sd
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SEEDS = (0, 1, 2, 3, 4)
-PRESETS = ("realistic", "flowcharts")
+PRESETS = ("realistic", "flowcharts", "heteroscedastic")
 TARGET_LEVEL = 0.9
 # The method whose width and subgroups the targets report, fixed before the run: choosing the narrowest method on the
 # very seeds that report it would flatter it (the winner's curse of 08_model_comparison).

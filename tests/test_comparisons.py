@@ -125,3 +125,27 @@ def test_outcome_parameters_are_the_simulator_s(preset):
     assert {k[-1]: v for k, v in table.items() if k.startswith("effect of")} == dict(params.module_effects)
     assert np.isclose(table.filter(like="motif boost").item(), params.motif_boost)
     assert ("chance a course opens with a motif" in table) is (preset == "original")
+
+
+def test_winners_curse_compares_the_winner_on_choosing_and_fresh_seeds_per_preset_and_on_average():
+    rows = [{"model": "w", "preset": preset, "phase": phase, "n": 500, "seed": seed,
+             "val_share": base + bump + 0.01 * seed, "share": base + 0.01 * seed}
+            for preset, base in (("original", 0.8), ("realistic", 0.85))
+            for phase, bump, seeds in (("selection", 0.05, (1, 2, 3)), ("confirmation", 0.0, (1, 2, 3)))
+            for seed in seeds]
+    rows.append({"model": "other", "preset": "original", "phase": "selection", "n": 500, "seed": 1,
+                 "val_share": 9.0, "share": 9.0})  # another model: ignored
+    table = compare.winners_curse(pd.DataFrame(rows), "w", 500).set_index(["score", "preset"])
+    assert table.loc[("val_share", "original"), "gap"] == pytest.approx(0.05)
+    assert table.loc[("val_share", "average"), "gap"] == pytest.approx(0.05)
+    assert table.loc[("share", "realistic"), "gap"] == pytest.approx(0.0)
+    # se from both sides: each side's sd of (0.01, 0.02, 0.03) is 0.01, its se 0.01 / sqrt(3)
+    assert table.loc[("share", "original"), "se"] == pytest.approx(np.hypot(0.01, 0.01) / np.sqrt(3))
+
+
+def test_against_baseline_pairs_by_seed_at_each_preset_and_size():
+    rows = [{"model": model, "preset": "p", "n": n, "seed": seed, "share": 0.5 + gap * (model == "c") + 0.001 * seed}
+            for n, gap in ((250, 0.2), (500, 0.0)) for seed in range(5) for model in ("b", "c")]
+    table = compare.against_baseline(pd.DataFrame(rows), "b", "c").set_index("setting")
+    assert table.loc["p, n = 250", "difference"] == pytest.approx(0.2)
+    assert table.loc["p, n = 500", "verdict"] == "identical"

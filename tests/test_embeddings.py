@@ -7,7 +7,14 @@ import pandas as pd
 import pytest
 import torch
 
-from therapy_utils.embeddings import cluster_modules, clustering_ari, embedding_table, group_similarity
+from therapy_utils.data import Vocabulary
+from therapy_utils.embeddings import (
+    cluster_modules,
+    clustering_ari,
+    drift_from_start,
+    embedding_table,
+    group_similarity,
+)
 from therapy_utils.evaluate import (
     next_module_probabilities,
     next_module_scores,
@@ -82,6 +89,9 @@ def test_tutorial_results_on_the_realistic_preset(retrained):
     assert clustering_ari(table, params.group_of(), "hierarchical") >= 0.8
     assert group_similarity(table, params.group_of())["nn_same_group"] >= 0.8
     assert clustering_ari(embedding_table(effectiveness_only, vocab), params.group_of()) < 0.3
+    # notebook 05's one-change arms: the small start alone and the head alone both stay near chance (seed 0)
+    for arm in ("realistic_small_start", "realistic_multitask_default_start"):
+        assert clustering_ari(embedding_table(retrained(arm)[0], vocab), params.group_of()) < 0.3, arm
     prefixes, following = prefixes_and_next(test["modules"])
     scores = next_module_scores(next_module_probabilities(model, test, vocab), following,
                                 next_module_distribution(params, prefixes), vocab.modules)
@@ -99,3 +109,19 @@ def test_top_k_counts_a_tie_by_column_order_whatever_the_last_bits():
     assert top_k_hit_rate(clear, np.array([1]), 1) == 1.0 and top_k_hit_rate(clear, np.array([2]), 1) == 0.0
     ranked = np.argsort(-clear, axis=1, kind="stable")[:, :2]  # without near-ties it is a stable argsort
     assert top_k_hit_rate(clear, np.array([0]), 2) == float((ranked == 0).any())
+
+
+def test_drift_from_start_draws_the_starting_table_again():
+    """An untrained model is exactly at its start; the start is the seed's, so another seed's model is not."""
+    vocab = Vocabulary(tuple("ABCDE"))
+    config = ModelConfig(embedding_dim=8, hidden_dim=4)
+    untrained = build_model(len(vocab), config, torch.Generator().manual_seed(3))
+    drift = drift_from_start(untrained, vocab, seed=3)
+    assert list(drift.index) == list("ABCDE")
+    assert np.allclose(drift["cosine_to_start"], 1.0, atol=1e-6) and np.allclose(drift["norm_ratio"], 1.0)
+    other = drift_from_start(untrained, vocab, seed=4)
+    assert (other["cosine_to_start"] < 0.99).all()
+    with torch.no_grad():
+        untrained.embedding.weight[1:] *= -2.0  # every vector turned round and doubled
+    flipped = drift_from_start(untrained, vocab, seed=3)
+    assert np.allclose(flipped["cosine_to_start"], -1.0, atol=1e-6) and np.allclose(flipped["norm_ratio"], 2.0)

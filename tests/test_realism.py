@@ -82,6 +82,65 @@ def test_the_stopping_rule_trap_in_numbers():
     assert (curve["se"] < 0.003).all()
 
 
+SOFT = replace(STOPPING, stopping_softness=0.3)  # notebook 09's clinician: stopping is likelier, never certain
+
+
+def test_a_soft_rule_stops_with_the_stated_chance_and_a_hard_rule_draws_nothing_new():
+    courses = simulate.simulate_courses(SOFT, 50_000, seed=6)
+    lengths = courses["modules"].map(len).to_numpy()
+    progress = simulate.interim_progress(SOFT, courses["modules"], courses["responsiveness"])
+    at_four = progress[:, SOFT.min_length - 1]
+    stopped = lengths == SOFT.min_length
+    for low, high in ((0.5, 0.6), (0.7, 0.8), (0.9, 1.0)):  # the share stopping after session 4, by progress there
+        band = (at_four >= low) & (at_four < high)
+        chance = simulate.stopping_chance(SOFT, at_four[band])
+        assert abs(stopped[band].mean() - chance.mean()) < 4 * np.sqrt(chance.mean() * (1 - chance.mean())
+                                                                        / band.sum()), (low, high)
+    assert np.isnan(progress[lengths < SOFT.max_length, -1]).all()  # nothing recorded after a course's end
+    hard = simulate.simulate_courses(STOPPING, 2_000, seed=7)
+    assert hard.equals(simulate.simulate_courses(replace(STOPPING, stopping_softness=0.0), 2_000, seed=7))
+    with pytest.raises(ValueError, match=r"stopping_softness must be at least 0, got -0\.1"):
+        simulate.simulate_courses(replace(STOPPING, stopping_softness=-0.1), 10, seed=0)
+
+
+@pytest.mark.slow
+def test_the_soft_rules_observational_truth_matches_monte_carlo_at_every_length():
+    courses = simulate.simulate_courses(SOFT, 40_000, seed=8)
+    truth = ground_truth.expected_effectiveness(SOFT, courses["modules"])
+    within_standard_errors(courses["effectiveness"], pd.Series(truth), courses["modules"].map(len))
+
+
+def test_ipw_recovers_the_interventional_curve_where_the_weights_are_well_behaved():
+    """Notebook 09's remedy, on 50,000 soft-rule courses: where a length's weighted courses are worth at least 100
+    equally weighted ones, the IPW mean is within 4 of its standard errors (plus 0.005 for the fitted stopping
+    model's misspecification, logistic for a probit rule) of E[y | do(L)]; the plain means are far off."""
+    courses = simulate.simulate_courses(SOFT, 50_000, seed=9)
+    lengths = courses["modules"].map(len).to_numpy()
+    progress = simulate.interim_progress(SOFT, courses["modules"], courses["responsiveness"])
+    chances = optimize.stopping_chances(progress, lengths, SOFT.min_length, SOFT.max_length)
+    weighted = optimize.ipw_length_curve(courses["effectiveness"], lengths, chances, SOFT.min_length)
+    long = simulate.simulate_courses(replace(SOFT, stopping_threshold=None, min_length=20), 2_000, seed=10)
+    truth = optimize.length_curve(optimize.truth_scorer(SOFT), list(long["modules"]), range(4, 21))["mean"]
+    trusted = weighted[weighted["effective courses"] >= 100]
+    assert len(trusted) >= 4
+    gaps = (trusted["mean"] - truth.loc[trusted.index]).abs()
+    assert (gaps <= 4 * trusted["se"] + 0.005).all(), pd.concat([trusted, truth], axis=1)
+    plain = courses.groupby(lengths)["effectiveness"].mean()
+    assert (plain.loc[trusted.index] - truth.loc[trusted.index]).abs().max() > 0.1
+
+
+def test_ipw_weights_are_the_inverse_chance_of_the_decisions_received():
+    """Two courses, hand-computed: one went on after session 1 (chance 0.5 of stopping) and stopped after 2 (0.25);
+    the other stopped after 1. Weighted means per length are then the single outcomes; the weights show in the
+    effective number of courses (one course: 1)."""
+    chances = np.array([[0.5, 0.25, 1.0], [0.2, 0.0, 1.0], [0.5, 0.5, 1.0]])
+    table = optimize.ipw_length_curve(np.array([0.6, 0.3, 0.9]), np.array([2, 1, 2]), chances, min_length=1)
+    assert table.loc[1, "mean"] == pytest.approx(0.3)
+    # course 0: 1 / (0.5 · 0.25) = 8; course 2: 1 / (0.5 · 0.5) = 4; mean (8 · 0.6 + 4 · 0.9) / 12
+    assert table.loc[2, "mean"] == pytest.approx((8 * 0.6 + 4 * 0.9) / 12)
+    assert table.loc[2, "effective courses"] == pytest.approx(12 ** 2 / (8 ** 2 + 4 ** 2))
+
+
 def test_stopping_rule_with_confounding_is_refused_by_name():
     with pytest.raises(ValueError, match=r"severity_strength 0 \(got 2\.0\)"):
         simulate.simulate_courses(replace(STOPPING, severity_strength=2.0), 10, seed=0)

@@ -149,3 +149,21 @@ def test_benchmark_quick_run_writes_json_and_table(tmp_path):
     results = json.loads((tmp_path / "transfer_quick.json").read_text())
     assert {r["start"] for r in results["runs"]} == set(TRANSFER_STARTS)
     assert "| fine-tuned model |" in (tmp_path / "transfer_quick.md").read_text()
+
+
+def test_rerunning_some_starts_replaces_only_their_rows_and_refuses_a_mismatched_run():
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import transfer  # benchmarks/ is not a package
+
+    base = {"sizes": [50], "seeds": [0, 1], "oracle_r2": 0.8, "seconds": 100.0, "machine": {"threads": 1},
+            "runs": [{"n": 50, "seed": s, "r2": 0.1, "start": start} for start in ("random", "b") for s in (0, 1)]}
+    fresh = {**base, "seconds": 7.0, "seconds_by_start": {"b": 7.0},
+             "runs": [{"n": 50, "seed": s, "r2": 0.9, "start": "b"} for s in (0, 1)]}
+    merged = transfer.merge_into_saved(base, fresh)
+    assert sorted((r["start"], r["r2"]) for r in merged["runs"]) == [("b", 0.9), ("b", 0.9), ("random", 0.1),
+                                                                     ("random", 0.1)]
+    assert merged["seconds"] == 107.0 and merged["seconds_by_start"] == {"b": 7.0}
+    with pytest.raises(ValueError, match="seeds"):
+        transfer.merge_into_saved(base, {**fresh, "seeds": [0]})
+    with pytest.raises(ValueError, match="thread"):
+        transfer.merge_into_saved(base, {**fresh, "machine": {"threads": 2}})

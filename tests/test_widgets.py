@@ -105,6 +105,14 @@ def test_long_course_still_predicts_with_a_caution(app):
     assert "longer than any training course" in app.builder.caution_label.value
 
 
+def test_a_course_shorter_than_any_the_simulator_makes_gets_a_caution_too(app):
+    build(app, "ABA")  # the realistic preset's courses have at least 4 modules
+    assert "shorter than any course the simulator makes (4)" in app.builder.caution_label.value
+    app.builder.clear_button.click()
+    build(app, "ABAB")
+    assert app.builder.caution_label.value == ""
+
+
 def test_occlusion_of_the_truth_finds_the_motif():
     truth = lambda courses: expected_effectiveness(preset_params("realistic"), courses)  # noqa: E731
     contributions = occlusion(truth, ("G", "A", "B", "A", "G"))

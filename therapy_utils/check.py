@@ -783,9 +783,9 @@ def _transfer_runs() -> pd.DataFrame:
 
 
 def _strict_verdicts(alpha: float) -> pd.Series:
-    """Per size, the paired test's verdict for the fine-tuned model against random initialisation."""
-    result = compare.paired_comparison(_transfer_runs(), [("random", "fine-tuned model")], value="r2", by="n",
-                                       alpha=alpha)
+    """Per size, the paired test's verdict for the fine-tuned model against its control, random at the same step."""
+    result = compare.paired_comparison(_transfer_runs(), [("random, small steps", "fine-tuned model")], value="r2",
+                                       by="n", alpha=alpha)
     return pd.Series(result["verdict"].to_numpy(), index=result["n"].astype(int))
 
 
@@ -825,24 +825,27 @@ def ex07_strict_sizes(answer: object) -> Verdict:
 
 
 def ex07_courses_for(answer: int, target: float = 0.6) -> Verdict:
-    """Investigate: the fewest courses at which random initialisation's mean R² (saved curves) reaches ``target``."""
+    """Investigate: the fewest courses at which every seed of random initialisation (saved curves) reaches ``target``.
+
+    The worst seed, not the mean: the notebook prints means and sds, so the answer is not on the page.
+    """
     answer, problem = _number(answer, int)
     target, problem = (None, problem) if problem else _number(target)
     if problem:
         return problem
-    means = _transfer_runs().query("model == 'random'").groupby("n")["r2"].mean()
-    if answer not in means.index:
-        return Verdict(False, f"the curves were measured at {list(means.index)} courses; pick one of those.")
-    if not (means >= target).any():
-        return Verdict(False, f"random's mean R² reaches {target} at none of the measured sizes (at most "
-                              f"{means.max():.3f}).")
-    expected = int(means[means >= target].index.min())
+    worst = _transfer_runs().query("model == 'random'").groupby("n")["r2"].min()
+    if answer not in worst.index:
+        return Verdict(False, f"the curves were measured at {list(worst.index)} courses; pick one of those.")
+    if not (worst >= target).any():
+        return Verdict(False, f"random's worst seed reaches {target} at none of the measured sizes (at most "
+                              f"{worst.max():.3f}).")
+    expected = int(worst[worst >= target].index.min())
     if answer != expected:
-        reached = means[answer] >= target
-        return Verdict(False, f"at {answer} courses random's mean R² is {means[answer]:.3f}: "
+        reached = worst[answer] >= target
+        return Verdict(False, f"at {answer} courses random's worst seed has R² {worst[answer]:.3f}: "
                               + ("it reaches the target, but is that the fewest courses?" if reached
                                  else f"short of {target}."))
-    return Verdict(True, f"{expected} courses: mean R² {means[expected]:.3f}.")
+    return Verdict(True, f"{expected} courses: the worst of the seeds has R² {worst[expected]:.3f}.")
 
 
 # 08 · Model comparison ----------------------------------------------------------------------------------------------
@@ -872,21 +875,22 @@ def _accuracy_comparison() -> pd.DataFrame:
 
 def ex08_wider_cnn(answer: object) -> Verdict:
     """Investigate: per preset, is "CNN, wider (32/64)" "higher", "lower" or "within noise" against "one CNN (16/32,
-    positions)" on the test splits of the selection seeds at n = 500? Answer a dict preset → verdict."""
+    positions)" on the *validation* share of the selection seeds at n = 500 (the notebook's table reads the test
+    share)? Answer a dict preset → verdict."""
     if _unanswered(answer):
         return NO_ANSWER
     if not isinstance(answer, dict):
         return Verdict(False, f"answer a dict such as {{'original': ..., 'realistic': ...}}, not {_show(answer)}.")
     runs = _accuracy_comparison()
-    result = compare.paired_comparison(runs, [("one CNN (16/32, positions)", "CNN, wider (32/64)")])
+    result = compare.paired_comparison(runs, [("one CNN (16/32, positions)", "CNN, wider (32/64)")], value="val_share")
     choices = {"higher": (), "lower": (), "within noise": ("noise", "within"), "identical": ("same", "equal")}
     for preset, expected in zip(result["preset"], result["verdict"], strict=True):
         said = _word(answer.get(preset, ""), choices)
         if said is None:
             return Verdict(False, f"give a verdict for the {preset} preset: 'higher', 'lower' or 'within noise'.")
         if said != expected:
-            return Verdict(False, f"the {preset} preset's verdict is not that: pair the two models' runs by seed and "
-                                  "test the differences (compare.paired_comparison).")
+            return Verdict(False, f"the {preset} preset's verdict is not that: pair the two models' validation shares "
+                                  "by seed and test the differences (compare.paired_comparison, value='val_share').")
     found = "; ".join(f"{p}: {v} ({d:+.3f})" for p, v, d in zip(result["preset"], result["verdict"],
                                                                result["difference"], strict=True))
     sizes = " and ".join(str(n) for n in sorted(runs["n"].unique()))

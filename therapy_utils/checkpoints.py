@@ -9,6 +9,7 @@ data, configs and seed made it; ``tests/test_checkpoints.py`` trains each again 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -38,6 +39,11 @@ def confounded_records() -> pd.DataFrame:
     return simulate.simulate_courses(simulate.preset_params("realistic", severity_strength=2.0), 2000, seed=SEED)
 
 
+def heteroscedastic_courses() -> pd.DataFrame:
+    """Notebook 11's courses whose outcome noise grows with the course's length (``simulate.HETEROSCEDASTIC``)."""
+    return simulate.simulate_courses(simulate.preset_params("heteroscedastic"), 2000, seed=SEED)
+
+
 def stopped_records() -> pd.DataFrame:
     """Notebook 09's records in which a course ends once the patient is doing well enough."""
     return simulate.simulate_courses(simulate.preset_params("realistic", **simulate.STOPPING_RULE), 2000, seed=SEED)
@@ -58,6 +64,10 @@ RECIPES: dict[str, Recipe] = {
     "realistic_lstm": Recipe("03_training", notebook_courses, model.ModelConfig(), train.TUTORIAL_TRAIN_CONFIG),
     "realistic_multitask": Recipe("05_module_embeddings", notebook_courses, model.MULTITASK_CONFIG,
                                   train.TUTORIAL_TRAIN_CONFIG),
+    "realistic_small_start": Recipe("05_module_embeddings", notebook_courses, model.SMALL_START_CONFIG,
+                                    train.TUTORIAL_TRAIN_CONFIG),
+    "realistic_multitask_default_start": Recipe("05_module_embeddings", notebook_courses,
+                                                model.HEAD_DEFAULT_START_CONFIG, train.TUTORIAL_TRAIN_CONFIG),
     "transfer_pretrained": Recipe("07_transfer_learning", lambda _: train.TRANSFER_SETUP.source(),
                                   train.TRANSFER_SETUP.model_config, train.TRANSFER_SETUP.pretrain_config,
                                   train.TRANSFER_SETUP.train_seed),
@@ -69,6 +79,13 @@ RECIPES: dict[str, Recipe] = {
                                      notebook_courses, *train.CNN_ENSEMBLE),
     "realistic_quantiles": Recipe("11_uncertainty", notebook_courses, uncertainty.QUANTILE_CONFIG,
                                   train.BEST_TRAIN_CONFIG),
+    # the adjusted model's control: every course gets the same token, so it shifts positions and length as the
+    # severity token does but carries no information
+    "confounded_placebo_token": Recipe("09_optimizing_courses", lambda _: optimize.with_severity_tokens(
+        confounded_records().assign(severity=0.0)), *SINGLE_CNN),
+    "heteroscedastic_cnn_ensemble": Recipe("11_uncertainty", lambda _: heteroscedastic_courses(), *train.CNN_ENSEMBLE),
+    "heteroscedastic_quantiles": Recipe("11_uncertainty", lambda _: heteroscedastic_courses(),
+                                        uncertainty.QUANTILE_CONFIG, train.BEST_TRAIN_CONFIG),
     "confounded_naive": Recipe("09_optimizing_courses", lambda _: confounded_records(), *SINGLE_CNN),
     "confounded_adjusted": Recipe("09_optimizing_courses",
                                   lambda _: optimize.with_severity_tokens(confounded_records()), *SINGLE_CNN),
@@ -85,7 +102,7 @@ def point_predictions(fitted: SequenceModel, predictions: np.ndarray) -> np.ndar
 
 def transfer_directory(checkpoints: str | Path, start: str) -> Path:
     """Where notebook 07 keeps the model learnt from ``start`` (one of :data:`train.TRANSFER_STARTS`)."""
-    return Path(checkpoints) / f"transfer_{start.replace(' ', '_').replace('-', '_')}"
+    return Path(checkpoints) / ("transfer_" + re.sub(r"[^a-z0-9]+", "_", start))
 
 
 def transfer_fitter(checkpoints: str | Path, vocab: data.Vocabulary, pretrained: SequenceModel,
@@ -152,5 +169,5 @@ def _refit_transfer(name: str, directory: str | Path, artifacts: str | Path,
 
 
 def checkpoint_names() -> list[str]:
-    """Every committed checkpoint: the recipes above and notebook 07's four transfer models."""
+    """Every committed checkpoint: the recipes above and notebook 07's five transfer models."""
     return [*RECIPES, *(transfer_directory("", start).name for start in train.TRANSFER_STARTS)]

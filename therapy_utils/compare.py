@@ -180,3 +180,62 @@ def paired_comparison(runs: pd.DataFrame, pairs: Sequence[tuple[str, str]], valu
         table["p (Holm)"] > alpha, "within noise", np.where(table["difference"] > 0, "higher", "lower")))
     return table[["baseline", "candidate", by, "difference", "sd", "seeds", "higher in", "ci low", "ci high", "p",
                   "p (Holm)", "verdict"]]
+
+
+def winners_curse(runs: pd.DataFrame, winner: str, selection_n: int) -> pd.DataFrame:
+    """How much choosing flattered the winner: its mean on the seeds that chose it against fresh seeds
+    (08_model_comparison; ``benchmarks/accuracy.py`` reports the same table).
+
+    Per score — ``val_share``, the validation share of the oracle's R² that the choice read, and ``share``, the test
+    share it never read — and per preset, plus the presets' average (what the choice ranked): the winner's mean on
+    the selection seeds and on the confirmation seeds at the selection's size, the gap, and its standard error from
+    both sides, sqrt(se_sel² + se_conf²) with se = sd / sqrt(seeds).
+
+    Parameters
+    ----------
+    runs : pandas.DataFrame
+        One row per run: ``model``, ``preset``, ``phase`` ("selection" or "confirmation"), ``n``, ``seed``,
+        ``val_share`` and ``share``.
+    winner : str
+        The chosen model's name.
+    selection_n : int
+        The number of courses the selection ran at; the confirmation runs at that size are compared.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``score``, ``preset`` (each preset, then ``"average"``), ``selection``, ``confirmation``, ``gap``
+        and ``se``.
+    """
+    chosen = runs[(runs["model"] == winner) & (runs["n"] == selection_n)]
+    averaged = chosen.groupby(["phase", "seed"], as_index=False)[["val_share", "share"]].mean().assign(
+        preset="average")
+    rows = []
+    for score in ("val_share", "share"):
+        for preset, part in [*chosen.groupby("preset", sort=False), ("average", averaged)]:
+            stats_by_phase = part.groupby("phase")[score].agg(["mean", "sem"])
+            selected, fresh = stats_by_phase.loc["selection"], stats_by_phase.loc["confirmation"]
+            rows.append({"score": score, "preset": preset, "selection": selected["mean"],
+                         "confirmation": fresh["mean"], "gap": selected["mean"] - fresh["mean"],
+                         "se": float(np.hypot(selected["sem"], fresh["sem"]))})
+    return pd.DataFrame(rows)
+
+
+def against_baseline(runs: pd.DataFrame, baseline: str, candidate: str) -> pd.DataFrame:
+    """``candidate`` minus ``baseline``, paired by seed at every preset and size: one family, Holm-corrected
+    (08_model_comparison; ``benchmarks/accuracy.py`` reports the same table).
+
+    Parameters
+    ----------
+    runs : pandas.DataFrame
+        One row per run with ``model``, ``preset``, ``n``, ``seed`` and ``share``, from one phase.
+    baseline, candidate : str
+        The two models' names.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`paired_comparison`'s table with a ``setting`` column, "preset, n = size".
+    """
+    settings = runs.assign(setting=runs["preset"] + ", n = " + runs["n"].astype(str))
+    return paired_comparison(settings, [(baseline, candidate)], by="setting")

@@ -17,7 +17,7 @@ from sklearn.manifold import TSNE
 from sklearn.metrics.pairwise import cosine_similarity
 
 from therapy_utils.data import Vocabulary
-from therapy_utils.model import SequenceModel, module_embedding
+from therapy_utils.model import SequenceModel, build_model, module_embedding
 
 
 def embedding_table(model: SequenceModel, vocab: Vocabulary) -> pd.DataFrame:
@@ -153,6 +153,35 @@ def group_similarity(embeddings: pd.DataFrame, groups: dict[str, str]) -> dict[s
     nearest_same = labels[similarity.argmax(axis=1)] == labels
     return {"within_group_cosine": float(within), "between_group_cosine": float(between),
             "nn_same_group": float(nearest_same.mean())}
+
+
+def drift_from_start(model: SequenceModel, vocab: Vocabulary, seed: int) -> pd.DataFrame:
+    """How far training moved each module's vector from where it started (05_module_embeddings).
+
+    A map of embeddings that have barely moved shows the random initialisation, not what the model learned; this
+    measures it. The starting table is drawn again exactly as :func:`train.fit` drew it: a model of the same config
+    built from a generator seeded with ``seed`` (nothing else is drawn before the initial weights).
+
+    Parameters
+    ----------
+    model : SequenceModel
+        A single trained model (one module table), as returned by ``train.fit(..., seed=seed)``.
+    vocab : Vocabulary
+        Its vocabulary.
+    seed : int
+        The seed it was trained from.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per module: ``cosine_to_start`` (1 = pointing where it started) and ``norm_ratio`` (trained length
+        over starting length).
+    """
+    start = build_model(len(vocab), model.config, torch.Generator().manual_seed(seed))
+    trained, initial = embedding_table(model, vocab), embedding_table(start, vocab)
+    cosines = (trained * initial).sum(axis=1) / np.linalg.norm(trained, axis=1) / np.linalg.norm(initial, axis=1)
+    ratio = np.linalg.norm(trained, axis=1) / np.linalg.norm(initial, axis=1)
+    return pd.DataFrame({"cosine_to_start": cosines, "norm_ratio": ratio}, index=trained.index)
 
 
 def cluster_modules(embeddings: pd.DataFrame, method: str = "kmeans", k_range: Iterable[int] = range(2, 9),

@@ -154,6 +154,10 @@ class ModelConfig:
 # The tutorial's model for "what the embeddings tell you" (05_module_embeddings): a next-module head trained
 # jointly, and a small embedding init so that training, not the random start, shapes the vectors.
 MULTITASK_CONFIG = ModelConfig(next_module_weight=1.0, embedding_init_std=0.05)
+# Notebook 05's two missing arms: each changes one of the two things MULTITASK_CONFIG changes, so the head and the
+# small start can be told apart (the tied output layer belongs to the head: without a head there is nothing to tie).
+SMALL_START_CONFIG = ModelConfig(embedding_init_std=0.05)
+HEAD_DEFAULT_START_CONFIG = ModelConfig(next_module_weight=1.0)
 
 # The five-CNN ensemble (08_model_comparison): a 1-D CNN whose filters see three neighbouring modules and their
 # positions, summed over the course (so counts and length carry through), a small hidden layer, and five such models

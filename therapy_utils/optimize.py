@@ -307,3 +307,85 @@ def length_curve(score: Scorer, courses: Sequence[Sequence[str]], lengths: Seque
         values = np.asarray(score([tuple(c[:length]) for c in courses]), dtype=float)
         rows.append({"length": length, "mean": values.mean(), "se": values.std(ddof=1) / np.sqrt(len(values))})
     return pd.DataFrame(rows).set_index("length")
+
+
+def stopping_chances(progress: np.ndarray, lengths: np.ndarray, min_length: int, max_length: int) -> np.ndarray:
+    """Each session's estimated chance that the course stops there, from the recorded interim progress
+    (09_optimizing_courses).
+
+    A pooled logistic regression over every session at which a course could stop (from ``min_length`` to its last,
+    below ``max_length``): did it stop there, given the progress recorded after it? The model of the decision that
+    inverse-probability weighting (:func:`ipw_length_curve`) divides by.
+
+    Parameters
+    ----------
+    progress : numpy.ndarray
+        ``(n, max_length)`` progress after each session (NaN after the course's end), e.g.
+        ``simulate.interim_progress``.
+    lengths : numpy.ndarray
+        Each course's number of sessions.
+    min_length, max_length : int
+        The first session after which a course may stop, and the session after which every course stops.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, max_length)`` chance of stopping after each session; 0 where a course could not stop (before
+        ``min_length``, after its end) and 1 at ``max_length``.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    sessions = np.arange(1, progress.shape[1] + 1)[None, :]
+    lengths = np.asarray(lengths)[:, None]
+    at_risk = (sessions >= min_length) & (sessions <= lengths) & (sessions < max_length)
+    stopped = np.broadcast_to(sessions == lengths, progress.shape)[at_risk]
+    model = LogisticRegression(C=1e6).fit(progress[at_risk].reshape(-1, 1), stopped)
+    chances = np.zeros(progress.shape)
+    chances[at_risk] = model.predict_proba(progress[at_risk].reshape(-1, 1))[:, 1]
+    chances[:, max_length - 1] = 1.0
+    return chances
+
+
+def ipw_length_curve(outcomes: np.ndarray, lengths: np.ndarray, chances: np.ndarray,
+                     min_length: int) -> pd.DataFrame:
+    """E[effectiveness | do(L sessions)] from observational records by inverse-probability weighting
+    (09_optimizing_courses).
+
+    A course that stopped after L sessions followed the strategy "go on until L, then stop": it is weighted by
+    1 / (the chance of each decision it received — going on after sessions ``min_length`` … L−1, stopping after L),
+    so that the courses that stopped at L stand for every patient, not only those whose progress made stopping at L
+    likely (Robins, Hernán & Brumback 2000; Hernán & Robins, *Causal Inference: What If*, ch. 21). Valid when the
+    chances capture everything that drove the decision (sequential exchangeability) and no decision was certain
+    (positivity): where weights explode, the effective sample size says so.
+
+    Parameters
+    ----------
+    outcomes : numpy.ndarray
+        Each course's effectiveness.
+    lengths : numpy.ndarray
+        Each course's number of sessions.
+    chances : numpy.ndarray
+        ``(n, max_length)`` chance of stopping after each session (:func:`stopping_chances` or the true ones).
+    min_length : int
+        The first session after which a course may stop.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``length``: ``mean`` (the weighted mean outcome of the courses that stopped there), ``se`` (its
+        standard error, treating the weights as known), ``courses`` and ``effective courses`` (Kish's
+        (Σw)² / Σw², how many equally weighted courses the estimate is worth).
+    """
+    outcomes, lengths = np.asarray(outcomes, dtype=float), np.asarray(lengths)
+    sessions = np.arange(1, chances.shape[1] + 1)[None, :]
+    went_on = (sessions >= min_length) & (sessions < lengths[:, None])
+    log_chance = np.where(went_on, np.log1p(-np.minimum(chances, 1 - 1e-12)), 0.0).sum(axis=1)
+    log_chance += np.log(np.maximum(chances[np.arange(len(lengths)), lengths - 1], 1e-300))
+    weights = np.exp(-log_chance)
+    rows = {}
+    for length in np.unique(lengths):
+        w, y = weights[lengths == length], outcomes[lengths == length]
+        mean = float(np.average(y, weights=w))
+        rows[int(length)] = {"mean": mean, "se": float(np.sqrt(np.sum(w ** 2 * (y - mean) ** 2)) / w.sum()),
+                             "courses": len(w), "effective courses": float(w.sum() ** 2 / np.sum(w ** 2))}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("length")

@@ -25,6 +25,7 @@ from itertools import pairwise
 
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 
 LETTERS: tuple[str, ...] = tuple("ABCDEFGHIJKLMNOPQ")
 ORIGINAL_MOTIFS: tuple[tuple[str, ...], ...] = (
@@ -77,6 +78,9 @@ class SimulatorParams:
     max_length: int = 20
     base_mean: float = 0.45
     noise_sd: float = 0.06
+    # realistic: the noise sd grows by this much per session beyond min_length (heteroscedastic outcomes: longer
+    # courses, more varied results); 0 keeps one sd for every course
+    noise_sd_per_session: float = 0.0
     motifs: tuple[tuple[str, ...], ...] = ORIGINAL_MOTIFS
     motif_boost: float = 0.12
     module_effects: tuple[tuple[str, float], ...] = (
@@ -109,6 +113,9 @@ class SimulatorParams:
     # realistic: None draws each course's length in advance; a number ends a course at the first session (from
     # min_length on) whose expected progress reaches it, or at max_length: who improves leaves early
     stopping_threshold: float | None = None
+    # realistic, with a stopping rule: 0 stops at the threshold for certain; a positive value makes the decision a
+    # clinician's judgement, stopping with probability Phi((progress - threshold) / stopping_softness) at each session
+    stopping_softness: float = 0.0
     # realistic: latent subtypes, each choosing the flowchart (the transition probabilities); () = one population
     subtypes: tuple[Subtype, ...] = ()
     # realistic: from the second session on, each session is with this probability a detour to one of
@@ -128,6 +135,31 @@ class SimulatorParams:
 # 09_optimizing_courses' stopping-rule population: sessions help up to a plateau, patients differ in how much,
 # and a course ends when the patient is doing well enough.
 STOPPING_RULE = {"session_gain": 0.3, "session_scale": 4.0, "responsiveness_sd": 0.6, "stopping_threshold": 0.75}
+
+
+# 11_uncertainty's heteroscedastic population: the noise sd grows from 0.03 (4 sessions) to 0.126 (20 sessions), so
+# an interval that adapts to the course has something to adapt to.
+HETEROSCEDASTIC = {"noise_sd": 0.03, "noise_sd_per_session": 0.006}
+
+
+def noise_sd_for_length(params: SimulatorParams, lengths: np.ndarray) -> np.ndarray:
+    """The outcome noise's sd for courses of each length: ``noise_sd`` plus ``noise_sd_per_session`` per session
+    beyond ``min_length`` (11_uncertainty).
+
+    Parameters
+    ----------
+    params : SimulatorParams
+        The population (realistic generator).
+    lengths : numpy.ndarray
+        Course lengths.
+
+    Returns
+    -------
+    numpy.ndarray
+        One sd per course, float.
+    """
+    extra = np.asarray(lengths, dtype=float) - params.min_length
+    return params.noise_sd + params.noise_sd_per_session * np.maximum(extra, 0.0)
 
 
 # 01_simulate_therapy_courses' flowchart population: two primary problems with their own flowcharts and modules that
@@ -150,6 +182,7 @@ PRESETS: dict[str, SimulatorParams] = {
     "flowcharts": replace(SimulatorParams(), **FLOWCHARTS),
     "stopping_rule": replace(SimulatorParams(), **STOPPING_RULE),
     "confounded": SimulatorParams(severity_strength=2.0),
+    "heteroscedastic": replace(SimulatorParams(), **HETEROSCEDASTIC),
 }
 
 
@@ -160,7 +193,7 @@ def preset_params(preset: str = "realistic", **overrides: object) -> SimulatorPa
     ----------
     preset : str
         A key of :data:`PRESETS`: "original" (the public script's population), "realistic" (the tutorial's), or a
-        realistic variant ("flowcharts", "stopping_rule", "confounded").
+        realistic variant ("flowcharts", "stopping_rule", "confounded", "heteroscedastic").
     **overrides
         Fields of :class:`SimulatorParams` to change, e.g. ``noise_sd=0.15``.
 
@@ -230,7 +263,12 @@ def simulate_courses(params: SimulatorParams, n_sequences: int, seed: int) -> pd
     """
     if isinstance(n_sequences, bool) or not isinstance(n_sequences, (int, np.integer)) or n_sequences <= 0:
         raise ValueError(f"n_sequences must be a positive integer, got {n_sequences!r}")
+    if params.noise_sd_per_session < 0:
+        raise ValueError(f"noise_sd_per_session must be at least 0, got {params.noise_sd_per_session!r}")
     if params.preset == "original":
+        if params.noise_sd_per_session:
+            raise ValueError("noise_sd_per_session needs the realistic generator; the original draws as the "
+                             f"public script did (got {params.noise_sd_per_session!r})")
         courses, scores = _simulate_original(params, int(n_sequences), seed)
         return pd.DataFrame({"course_id": np.arange(n_sequences), "modules": courses,
                              "effectiveness": scores})
@@ -380,7 +418,11 @@ def _simulate_markov(params: SimulatorParams, n: int, seed: int) -> pd.DataFrame
     if responsiveness is None:
         responsiveness = _draw_responsiveness(params, rng, n)
     if params.stopping_threshold is not None:
-        lengths = _stopping_lengths(params, matrix, responsiveness)
+        # a soft rule draws one uniform per session, after every other draw: with softness 0 nothing is drawn
+        decisions = rng.random((n, params.max_length)) if params.stopping_softness > 0 else None
+        lengths = _stopping_lengths(params, matrix, responsiveness, decisions)
+    if params.noise_sd_per_session:  # the same draws, rescaled: with 0 every course keeps noise_sd's draw exactly
+        noise = noise * (noise_sd_for_length(params, lengths) / params.noise_sd)
     matrix[np.arange(params.max_length)[None, :] >= lengths[:, None]] = -1
     mean = (_outcome_mean(params, matrix, lengths) + (responsiveness - 1.0) * session_curve(params, lengths)
             + _subtype_effects(params)[latent[:, None], matrix].sum(axis=1) - _class_shift(params)[latent])
@@ -423,6 +465,8 @@ def _check_options(params: SimulatorParams) -> None:
         raise ValueError(f"detour_modules {list(params.detour_modules)} must be some of the simulator's modules")
     if not 0 <= params.nonresponse_shift <= 1:
         raise ValueError(f"nonresponse_shift must be in [0, 1], got {params.nonresponse_shift!r}")
+    if params.stopping_softness < 0:
+        raise ValueError(f"stopping_softness must be at least 0, got {params.stopping_softness!r}")
     if params.stopping_threshold is not None:
         _refuse_confounding(params)
 
@@ -509,11 +553,66 @@ def _refuse_confounding(params: SimulatorParams) -> None:
                          "does not model them together")
 
 
-def _stopping_lengths(params: SimulatorParams, matrix: np.ndarray, responsiveness: np.ndarray | float) -> np.ndarray:
-    """Each course's length under the stopping rule: the first t ≥ min_length whose progress reaches the threshold."""
+def stopping_chance(params: SimulatorParams, progress: np.ndarray) -> np.ndarray:
+    """The chance that a course stops after a session with this expected progress (09_optimizing_courses).
+
+    1 at or above the threshold and 0 below it for a hard rule (``stopping_softness`` 0); otherwise
+    Phi((progress - threshold) / stopping_softness). Sessions before ``min_length`` are the caller's to exclude.
+
+    Parameters
+    ----------
+    params : SimulatorParams
+        A population with a stopping rule (``stopping_threshold`` set).
+    progress : numpy.ndarray
+        Expected progress after a session (:func:`interim_progress`), any shape.
+
+    Returns
+    -------
+    numpy.ndarray
+        Chances in [0, 1], the shape of ``progress``.
+    """
+    if params.stopping_threshold is None:
+        raise ValueError("these parameters have no stopping rule (stopping_threshold is None)")
+    if params.stopping_softness < 0:
+        raise ValueError(f"stopping_softness must be at least 0, got {params.stopping_softness!r}")
+    gap = np.asarray(progress, dtype=float) - params.stopping_threshold
+    if params.stopping_softness == 0:
+        return (gap >= 0).astype(float)
+    return norm.cdf(gap / params.stopping_softness)
+
+
+def interim_progress(params: SimulatorParams, courses: pd.Series | list, responsiveness: np.ndarray) -> np.ndarray:
+    """Each patient's expected progress after every session of their course: what routine outcome monitoring would
+    record, and what the stopping rule reads (09_optimizing_courses).
+
+    Parameters
+    ----------
+    params : SimulatorParams
+        The population (realistic generator, one population).
+    courses : pandas.Series or list
+        Courses, each a sequence of module names.
+    responsiveness : numpy.ndarray
+        Each patient's responsiveness (the simulator's latent ``responsiveness`` column).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, max_length)``: progress after sessions 1, 2, ...; NaN after a course's last session.
+    """
+    matrix, lengths = courses_to_matrix(courses, params.modules)
+    a, b = _progress_parts(params, matrix)
+    progress = a + np.reshape(np.asarray(responsiveness, dtype=float), (-1, 1)) * b
+    return np.where(np.arange(matrix.shape[1])[None, :] < lengths[:, None], progress, np.nan)
+
+
+def _stopping_lengths(params: SimulatorParams, matrix: np.ndarray, responsiveness: np.ndarray | float,
+                      decisions: np.ndarray | None = None) -> np.ndarray:
+    """Each course's length under the stopping rule: the first t ≥ min_length at which it stops (for a hard rule,
+    whose progress reaches the threshold; for a soft one, whose uniform in ``decisions`` falls below the chance)."""
     _refuse_confounding(params)
     a, b = _progress_parts(params, matrix)
-    reached = a + np.reshape(responsiveness, (-1, 1)) * b >= params.stopping_threshold
+    chance = stopping_chance(params, a + np.reshape(responsiveness, (-1, 1)) * b)
+    reached = chance >= 1.0 if decisions is None else decisions < chance
     reached[:, : params.min_length - 1] = False
     reached[:, -1] = True
     return reached.argmax(axis=1) + 1

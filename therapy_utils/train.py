@@ -363,8 +363,8 @@ class TransferSetup:
         return preset_params("realistic", **dict(self.target_overrides))
 
     def train_config_for(self, start: str) -> TrainConfig:
-        """Fine-tuning a whole pre-trained model takes smaller steps; every other start trains as usual."""
-        return self.fine_tune_config if start == "fine-tuned model" else self.train_config
+        """The fine-tuned model and its control, a random start at the same step, take smaller steps."""
+        return self.fine_tune_config if start in ("fine-tuned model", "random, small steps") else self.train_config
 
     def target(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """A pool to draw the few training courses from, and a fixed test table."""
@@ -376,7 +376,10 @@ class TransferSetup:
 TRANSFER_SETUP = TransferSetup()
 
 
-TRANSFER_STARTS: tuple[str, ...] = ("random", "frozen embeddings", "fine-tuned embeddings", "fine-tuned model")
+# "random, small steps" is the fine-tuned model's control: a random start trained at the fine-tuning learning rate,
+# so that fine-tuned model vs this start changes the starting weights only.
+TRANSFER_STARTS: tuple[str, ...] = ("random", "frozen embeddings", "fine-tuned embeddings", "fine-tuned model",
+                                    "random, small steps")
 
 
 def fit_transfer(start: str, parts: dict[str, pd.DataFrame], vocab: Vocabulary, train_config: TrainConfig, seed: int,
@@ -384,14 +387,16 @@ def fit_transfer(start: str, parts: dict[str, pd.DataFrame], vocab: Vocabulary, 
                  **train_options) -> tuple[SequenceModel, TrainResult]:
     """Learn a target task from one of :data:`TRANSFER_STARTS` (07_transfer_learning).
 
-    ``random``: a fresh model of ``pretrained``'s shape; ``frozen``/``fine-tuned embeddings``: fresh LSTM and
-    head on top of ``embeddings`` (a table read from a file; by default ``pretrained``'s own), kept fixed or
-    trained; ``fine-tuned model``: every pre-trained weight as the starting point. ``pretrained`` is not changed.
+    ``random`` and ``random, small steps``: a fresh model of ``pretrained``'s shape (the learning rate is
+    ``train_config``'s); ``frozen``/``fine-tuned embeddings``: fresh LSTM and head on top of ``embeddings`` (a table
+    read from a file; by default ``pretrained``'s own), kept fixed or trained; ``fine-tuned model``: every
+    pre-trained weight as the starting point. ``pretrained`` is not changed.
 
     Parameters
     ----------
     start : str
-        One of :data:`TRANSFER_STARTS`: "random", "frozen embeddings", "fine-tuned embeddings", "fine-tuned model".
+        One of :data:`TRANSFER_STARTS`: "random", "frozen embeddings", "fine-tuned embeddings", "fine-tuned model",
+        "random, small steps".
     parts : dict of str to pandas.DataFrame
         The target's course tables by split; ``"train"`` and ``"val"`` are used.
     vocab : Vocabulary

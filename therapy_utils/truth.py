@@ -29,7 +29,9 @@ from therapy_utils.simulate import (
     _subtype_effects,
     _uses_flowcharts,
     courses_to_matrix,
+    noise_sd_for_length,
     session_curve,
+    stopping_chance,
     transition_matrices,
 )
 
@@ -117,7 +119,7 @@ def expected_effectiveness(params: SimulatorParams, courses: pd.Series | list) -
 
 def _outcome_sd(params: SimulatorParams, lengths: np.ndarray) -> np.ndarray:
     """Spread of the outcome around its mean for a course of each length: noise plus responsiveness."""
-    return np.hypot(params.noise_sd, params.responsiveness_sd * session_curve(params, lengths))
+    return np.hypot(noise_sd_for_length(params, lengths), params.responsiveness_sd * session_curve(params, lengths))
 
 
 def _stopping_nodes(params: SimulatorParams, matrix: np.ndarray, lengths: np.ndarray,
@@ -144,6 +146,31 @@ def _stopping_nodes(params: SimulatorParams, matrix: np.ndarray, lengths: np.nda
     p_lo, p_hi = norm.cdf((lower - 1.0) / sd_r), norm.cdf((upper - 1.0) / sd_r)
     quantiles = p_lo[:, None] + (p_hi - p_lo)[:, None] * (np.arange(nodes) + 0.5)[None, :] / nodes
     return a_end, b_end, 1.0 + sd_r * norm.ppf(np.clip(quantiles, 1e-300, 1 - 1e-16))
+
+
+# a soft stopping rule's posterior over r: a grid of z = (r - 1) / sd from -6 to 6 (spacing 0.03), prior weights
+SOFT_STOPPING_GRID = np.linspace(-6.0, 6.0, 401)
+
+
+def _soft_stopping_components(params: SimulatorParams, matrix: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Weights and means of the outcome mixture over a grid of ``r`` under a soft stopping rule, ``(n, 2, K)``.
+
+    A course that stopped at L tells that the patient went on after every earlier session from ``min_length`` and
+    stopped at L (unless L is ``max_length``): its likelihood given r is the product of those chances
+    (``simulate.stopping_chance``), the posterior is the prior N(1, sd²) on the grid times that product.
+    """
+    a, b = _progress_parts(params, matrix)
+    rows, last = np.arange(len(lengths)), lengths - 1
+    r = 1.0 + params.responsiveness_sd * SOFT_STOPPING_GRID
+    log_weight = np.broadcast_to(norm.logpdf(SOFT_STOPPING_GRID), (len(lengths), len(r))).copy()
+    for t in range(params.min_length - 1, a.shape[1]):
+        chance = np.clip(stopping_chance(params, a[:, t, None] + r[None, :] * b[:, t, None]), 1e-300, 1 - 1e-16)
+        went_on, stopped_here = t < last, (t == last) & (lengths < params.max_length)
+        log_weight += np.where(went_on[:, None], np.log1p(-chance), 0.0)
+        log_weight += np.where(stopped_here[:, None], np.log(chance), 0.0)
+    weights = np.exp(log_weight - log_weight.max(axis=1, keepdims=True))
+    means = a[rows, last][:, None] + r[None, :] * b[rows, last][:, None]
+    return np.stack([weights / weights.sum(axis=1, keepdims=True), means], axis=1)
 
 
 def interventional_effectiveness(params: SimulatorParams, courses: pd.Series | list) -> np.ndarray:
@@ -427,11 +454,16 @@ def _outcome_mixture(params: SimulatorParams, matrix: np.ndarray, lengths: np.nd
         return OutcomeDistribution(np.stack([planted, 1 - planted], axis=1),
                                    np.stack([mean + params.motif_boost, mean], axis=1), np.full((len(mean), 2),
                                                                                                 params.noise_sd))
+    if params.stopping_threshold is not None and params.stopping_softness > 0 and params.responsiveness_sd > 0:
+        _refuse_confounding(params)
+        parts = _in_chunks(lambda m, n: _soft_stopping_components(params, m, n), matrix, lengths)
+        sds = np.broadcast_to(noise_sd_for_length(params, lengths)[:, None], parts[:, 1].shape).copy()
+        return OutcomeDistribution(parts[:, 0], parts[:, 1], sds)
     if params.stopping_threshold is not None:
         a_end, b_end, r = _stopping_nodes(params, matrix, lengths, nodes=200)
         means = (a_end + b_end)[:, None] if r is None else a_end[:, None] + r * b_end[:, None]
         return OutcomeDistribution(np.full(means.shape, 1 / means.shape[1]), means,
-                                   np.full(means.shape, params.noise_sd))
+                                   np.broadcast_to(noise_sd_for_length(params, lengths)[:, None], means.shape).copy())
     if _uses_flowcharts(params):
         parts = _in_chunks(lambda m, n: _flowchart_components(params, m, n), matrix, lengths)
         return OutcomeDistribution(parts[:, 0], parts[:, 1], parts[:, 2])
@@ -451,7 +483,7 @@ def _flowchart_components(params: SimulatorParams, matrix: np.ndarray, lengths: 
         means, sds = means[:, :, None], np.broadcast_to(_outcome_sd(params, lengths)[:, None, None], post.shape)
     else:
         means = means[:, :, None] + (r[None, None, :] - 1.0) * session_curve(params, lengths)[:, None, None]
-        sds = np.full(post.shape, params.noise_sd)
+        sds = np.broadcast_to(noise_sd_for_length(params, lengths)[:, None, None], post.shape)
     n = len(lengths)
     return np.stack([post.reshape(n, -1), np.broadcast_to(means, post.shape).reshape(n, -1),
                      np.broadcast_to(sds, post.shape).reshape(n, -1)], axis=1)

@@ -1,8 +1,13 @@
 """Prediction intervals for the effectiveness model, and how often they truly hold the outcome (11_uncertainty).
 
-Four ways to turn the series' models into an interval at a nominal level (e.g. 90 %):
+Ways to turn the series' models into an interval at a nominal level (e.g. 90 %):
 
 * **split conformal**: the point model's prediction ± the calibration residuals' conformal quantile;
+* **normal theory**: the same prediction ± z · the calibration residuals' RMSE, the parametric baseline that assumes
+  normal errors of one spread;
+* **Mondrian conformal**: split conformal within each length bin, one threshold per bin (group-conditional);
+* **split conformal on the median**: split conformal around the quantile model's median, CQR's own base model, so
+  that CQR and a constant width can be compared on one model;
 * **conformalised quantiles (CQR)**: a model trained with the pinball loss predicts the interval's ends; the
   calibration courses say how far to widen (or narrow) them;
 * **ensemble spread**: the deep ensemble's mean ± z · the members' standard deviation, as if it were the outcome's;
@@ -34,8 +39,12 @@ from therapy_utils.simulate import SimulatorParams, courses_to_matrix, motif_cou
 from therapy_utils.truth import outcome_distribution
 
 LEVELS: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
-METHODS: tuple[str, ...] = ("split conformal", "conformalised quantiles", "ensemble spread",
-                            "spread-scaled conformal")
+METHODS: tuple[str, ...] = ("split conformal", "normal theory", "Mondrian conformal", "split conformal on the median",
+                            "conformalised quantiles", "ensemble spread", "spread-scaled conformal")
+# Course-length bins for coverage by length and for Mondrian conformal; courses beyond 20 modules are longer than
+# any the series trains on.
+LENGTH_EDGES: tuple[float, ...] = (0, 7, 11, 15, 20, np.inf)
+LENGTH_LABELS: tuple[str, ...] = ("≤ 7", "8–11", "12–15", "16–20", "21+")
 
 
 def quantile_levels(levels: Sequence[float] = LEVELS) -> tuple[float, ...]:
@@ -162,6 +171,73 @@ def split_conformal(calibration_predictions: np.ndarray, calibration_outcomes: n
     return np.clip(predictions - half_width, 0.0, 1.0), np.clip(predictions + half_width, 0.0, 1.0)
 
 
+def normal_theory_interval(calibration_predictions: np.ndarray, calibration_outcomes: np.ndarray,
+                           predictions: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Prediction ± z · RMSE of the calibration residuals: the parametric interval conformal is measured against.
+
+    Right when the errors are normal with one spread for every course; nothing guarantees its coverage otherwise
+    (11_uncertainty).
+
+    Parameters
+    ----------
+    calibration_predictions, calibration_outcomes : numpy.ndarray
+        The point model's predictions and the observed outcomes on courses it was not trained on.
+    predictions : numpy.ndarray
+        Predictions for the courses that need intervals.
+    level : float
+        Nominal coverage in (0, 1); z is the standard normal's (1 + level)/2 quantile.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``lower`` and ``upper``, clipped to [0, 1].
+    """
+    residuals = np.asarray(calibration_outcomes, dtype=float) - np.asarray(calibration_predictions, dtype=float)
+    half_width = norm.ppf((1 + level) / 2) * np.sqrt(np.mean(residuals ** 2))
+    predictions = np.asarray(predictions, dtype=float)
+    return np.clip(predictions - half_width, 0.0, 1.0), np.clip(predictions + half_width, 0.0, 1.0)
+
+
+def mondrian_conformal(calibration_predictions: np.ndarray, calibration_outcomes: np.ndarray,
+                       calibration_groups: np.ndarray, predictions: np.ndarray, groups: np.ndarray,
+                       level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Split conformal within each group: coverage at least ``level`` in every group, not only on average.
+
+    Mondrian (group-conditional) conformal prediction (Vovk et al. 2005, ch. 4): each group's threshold comes from
+    that group's calibration courses only, so a group on which the model errs more gets wider intervals. The price is
+    fewer calibration courses per threshold; a group with too few (or none, e.g. courses longer than any calibrated)
+    gets an infinite half-width, clipped to [0, 1]: no data, no guarantee (11_uncertainty).
+
+    Parameters
+    ----------
+    calibration_predictions, calibration_outcomes : numpy.ndarray
+        The point model's predictions and the observed outcomes on the calibration courses.
+    calibration_groups, groups : numpy.ndarray
+        The group of each calibration and new course (e.g. :func:`length_bins`), fixed before calibration.
+    predictions : numpy.ndarray
+        Predictions for the new courses.
+    level : float
+        Nominal coverage in (0, 1).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``lower`` and ``upper``, clipped to [0, 1].
+    """
+    residuals = np.abs(np.asarray(calibration_outcomes, dtype=float) - np.asarray(calibration_predictions, float))
+    calibration_groups, groups = np.asarray(calibration_groups, dtype=object), np.asarray(groups, dtype=object)
+    thresholds = {group: conformal_threshold(residuals[calibration_groups == group], level)
+                  for group in set(groups)}
+    half_width = np.array([thresholds[group] for group in groups], dtype=float)
+    predictions = np.asarray(predictions, dtype=float)
+    return np.clip(predictions - half_width, 0.0, 1.0), np.clip(predictions + half_width, 0.0, 1.0)
+
+
+def length_bins(lengths: np.ndarray) -> np.ndarray:
+    """Each course length's bin label (:data:`LENGTH_LABELS`), as an array of strings."""
+    return np.asarray(pd.cut(np.asarray(lengths), list(LENGTH_EDGES), labels=list(LENGTH_LABELS)).astype(str))
+
+
 def conformalised_quantiles(calibration_quantiles: np.ndarray, calibration_outcomes: np.ndarray,
                             quantiles: np.ndarray, level: float,
                             quantile_grid: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
@@ -236,13 +312,14 @@ def model_outputs(ensemble: SequenceModel, quantile_model: SequenceModel | None,
     Returns
     -------
     dict of str to numpy.ndarray
-        ``mean`` (n,), ``spread`` (n,) (members' standard deviation), ``members`` (n, K) and, with a quantile
-        model, ``quantiles`` (n, Q) sorted along each row (no crossing quantiles).
+        ``mean`` (n,), ``spread`` (n,) (members' standard deviation), ``members`` (n, K), ``length`` (n,) (modules
+        per course, for Mondrian conformal) and, with a quantile model, ``quantiles`` (n, Q) sorted along each row
+        (no crossing quantiles).
     """
     members = list(ensemble.members) if isinstance(ensemble, EnsembleModel) else [ensemble]
     each = np.stack([predict(member, courses, vocab, batch_size=256) for member in members], axis=1).astype(float)
     outputs = {"mean": each.mean(axis=1), "spread": each.std(axis=1, ddof=1) if each.shape[1] > 1 else
-               np.zeros(len(each)), "members": each}
+               np.zeros(len(each)), "members": each, "length": courses["modules"].map(len).to_numpy()}
     if quantile_model is not None:
         outputs["quantiles"] = np.sort(predict(quantile_model, courses, vocab, batch_size=256).astype(float), axis=1)
     return outputs
@@ -250,7 +327,8 @@ def model_outputs(ensemble: SequenceModel, quantile_model: SequenceModel | None,
 
 def method_intervals(calibration: dict[str, np.ndarray], calibration_outcomes: np.ndarray,
                      test: dict[str, np.ndarray], level: float,
-                     quantile_grid: Sequence[float] = ()) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+                     quantile_grid: Sequence[float] = (),
+                     spread_floor: float | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Every method's interval at ``level`` for the test courses, calibrated on the calibration courses.
 
     Parameters
@@ -263,21 +341,31 @@ def method_intervals(calibration: dict[str, np.ndarray], calibration_outcomes: n
         Nominal coverage.
     quantile_grid : sequence of float, default=()
         The quantile model's levels; needed when the outputs hold ``quantiles``.
+    spread_floor : float or None, default=None
+        β of spread-scaled conformal (keeps a near-zero spread from giving a zero width). None takes the median
+        calibration spread, which makes the score depend a little on the calibration set itself; a value fixed on
+        other courses (e.g. the training courses' median spread) keeps the guarantee exact.
 
     Returns
     -------
     dict of str to tuple of numpy.ndarray
-        Method name (see :data:`METHODS`) → ``(lower, upper)``; CQR only with quantiles, the spread methods only
-        with an ensemble.
+        Method name (see :data:`METHODS`) → ``(lower, upper)``; the quantile model's two only with quantiles, the
+        spread methods only with an ensemble.
     """
     y = np.asarray(calibration_outcomes, dtype=float)
-    out = {"split conformal": split_conformal(calibration["mean"], y, test["mean"], level)}
+    out = {"split conformal": split_conformal(calibration["mean"], y, test["mean"], level),
+           "normal theory": normal_theory_interval(calibration["mean"], y, test["mean"], level),
+           "Mondrian conformal": mondrian_conformal(calibration["mean"], y, length_bins(calibration["length"]),
+                                                    test["mean"], length_bins(test["length"]), level)}
     if "quantiles" in calibration:
+        median = [round(q, 10) for q in quantile_grid].index(0.5)
+        out["split conformal on the median"] = split_conformal(calibration["quantiles"][:, median], y,
+                                                               test["quantiles"][:, median], level)
         out["conformalised quantiles"] = conformalised_quantiles(calibration["quantiles"], y, test["quantiles"],
                                                                  level, quantile_grid)
     if calibration["members"].shape[1] > 1:
         out["ensemble spread"] = spread_interval(test["mean"], test["spread"], level)
-        floor = float(np.median(calibration["spread"]))  # keeps a near-zero spread from giving a zero width
+        floor = float(np.median(calibration["spread"])) if spread_floor is None else spread_floor
         out["spread-scaled conformal"] = split_conformal(calibration["mean"], y, test["mean"], level,
                                                          calibration["spread"] + floor, test["spread"] + floor)
     return out
@@ -299,7 +387,7 @@ def course_features(params: SimulatorParams, courses: pd.DataFrame) -> pd.DataFr
         ``length``, ``length bin`` (4–7, 8–11, 12–15, 16–20, then 21+), ``motifs`` and ``patient class``.
     """
     matrix, lengths = courses_to_matrix(courses["modules"], params.modules)
-    bins = pd.cut(lengths, [0, 7, 11, 15, 20, np.inf], labels=["≤ 7", "8–11", "12–15", "16–20", "21+"])
+    bins = pd.cut(lengths, list(LENGTH_EDGES), labels=list(LENGTH_LABELS))
     if "subtype" in courses:
         patient = courses["subtype"].to_numpy()
     elif "severity" in courses:

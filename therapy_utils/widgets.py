@@ -173,9 +173,7 @@ class CoursePanel:
         simulator = None if truth is None else self.params  # the truth's chance needs a simulator that knows the course
         self.interval, interval_text = _interval(self.prediction, self.half_width, simulator, course)
         self.prediction_label.value = text + interval_text
-        self.caution_label.value = "" if len(course) <= self.max_train_length else (
-            f"⚠ {len(course)} modules is longer than any training course ({self.max_train_length}): "
-            "the model is extrapolating.")
+        self.caution_label.value = _length_caution(len(course), self.max_train_length, self.params)
         self.contributions = occlusion(model, course)
         labels = [f"{i + 1}. {m}" for i, m in enumerate(course)]
         self.contributions_html.value = (_bars(labels, self.contributions) if len(course) > 1
@@ -302,6 +300,17 @@ class SimulatorPanel:
                 self.on_retrained(model, vocab, params, int(courses["modules"].map(len).max()), parts["val"])
             finally:
                 self.retrain_button.disabled = False
+
+
+def _length_caution(length: int, max_train_length: int, params: SimulatorParams | None) -> str:
+    """A warning when a course is longer than any training course or shorter than any the simulator makes."""
+    if length > max_train_length:
+        return (f"⚠ {length} modules is longer than any training course ({max_train_length}): the model is "
+                "extrapolating.")
+    if params is not None and 0 < length < params.min_length:
+        return (f"⚠ {length} modules is shorter than any course the simulator makes ({params.min_length}): the model "
+                "is extrapolating.")
+    return ""
 
 
 class CourseBuilder:
