@@ -9,7 +9,7 @@ Presets: realistic (the targets; its patient classes, mild and severe, do not ch
 subtypes whose modules work differently) and heteroscedastic (the realistic preset with outcome noise that grows with
 the course's length, where intervals that adapt to the course have something to adapt to).
 
-    python benchmarks/uncertainty.py            # 3 presets × 5 seeds, about 8 min on 2 CPU cores
+    python benchmarks/uncertainty.py            # 3 presets × 5 seeds, about 30 min on 2 CPU cores
     python benchmarks/uncertainty.py --quick    # one seed, 400 courses: checks the pipeline runs
 
 Writes ``uncertainty.json`` (every run's tables) and ``uncertainty.md`` (mean ± sd over seeds) into ``--out``.

@@ -41,7 +41,9 @@ TOLERANCES = {**{name: STABLE for name in checkpoints.checkpoint_names()}, "stop
                                             "confounded_placebo_token", "realistic_quantiles",
                                             "heteroscedastic_cnn_ensemble", "heteroscedastic_quantiles")},
               # 320 training courses: the most chaotic recipe (R² gap up to 0.0143 measured, MKL_CBWR=COMPATIBLE)
-              "original_best": (0.03, None, 0.04)}
+              "original_best": (0.03, None, 0.04),
+              # noise up to 0.126 on long courses: R² gap up to 0.0192 measured (generic ATen kernels)
+              "heteroscedastic_cnn_ensemble": (0.04, None, 0.04)}
 MEASURED = REPO / "benchmarks" / "results" / "float_order.json"
 
 

@@ -362,3 +362,16 @@ def test_on_heteroscedastic_noise_mondrian_holds_each_bin_where_one_width_does_n
     assert one_width[short].mean() > 0.97 and one_width[long].mean() < 0.82
     for group in set(bins[1]):
         assert abs(by_bin[bins[1] == group].mean() - 0.9) < 0.04, group
+
+
+def test_noise_that_grows_with_the_course_is_refused_where_it_cannot_hold():
+    original = simulate.preset_params("original", noise_sd_per_session=0.01)
+    with pytest.raises(ValueError, match="noise_sd_per_session needs the realistic generator"):
+        simulate.simulate_courses(original, 10, seed=0)
+    with pytest.raises(ValueError, match="noise_sd_per_session needs the realistic generator"):
+        truth.outcome_distribution(original, [("A", "B", "C", "D")])
+    with pytest.raises(ValueError, match=r"noise_sd_per_session must be at least 0, got -0\.01"):
+        simulate.simulate_courses(simulate.preset_params("realistic", noise_sd_per_session=-0.01), 10, seed=0)
+    same = simulate.simulate_courses(simulate.preset_params("realistic"), 300, seed=4)
+    assert same.equals(simulate.simulate_courses(simulate.preset_params("realistic", noise_sd_per_session=0.0), 300,
+                                                 seed=4))  # 0 draws exactly what the preset always drew

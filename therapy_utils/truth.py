@@ -449,6 +449,9 @@ def outcome_distribution(params: SimulatorParams, courses: pd.Series | list) -> 
 def _outcome_mixture(params: SimulatorParams, matrix: np.ndarray, lengths: np.ndarray) -> OutcomeDistribution:
     """:func:`outcome_distribution` for courses already turned into a matrix, one branch per kind of population."""
     if params.preset == "original":
+        if params.noise_sd_per_session:
+            raise ValueError("noise_sd_per_session needs the realistic generator; the original's truth has one noise "
+                             f"sd (got {params.noise_sd_per_session!r})")
         mean, planted = _outcome_mean(params, matrix, lengths, count_motifs=False), _planted_share(params, matrix,
                                                                                                     lengths)
         return OutcomeDistribution(np.stack([planted, 1 - planted], axis=1),

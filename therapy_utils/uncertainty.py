@@ -127,6 +127,12 @@ def conformal_threshold(scores: np.ndarray, level: float) -> float:
     return float(scores[rank - 1]) if rank <= len(scores) else float("inf")
 
 
+def _around(predictions: np.ndarray, half_width: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+    """``predictions`` ± ``half_width``, clipped to the outcome's range [0, 1] (no coverage is lost)."""
+    predictions = np.asarray(predictions, dtype=float)
+    return np.clip(predictions - half_width, 0.0, 1.0), np.clip(predictions + half_width, 0.0, 1.0)
+
+
 def split_conformal(calibration_predictions: np.ndarray, calibration_outcomes: np.ndarray, predictions: np.ndarray,
                     level: float, calibration_sigmas: np.ndarray | None = None,
                     sigmas: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -167,8 +173,7 @@ def split_conformal(calibration_predictions: np.ndarray, calibration_outcomes: n
     for name, values in (("calibration_sigmas", scale_calibration), ("sigmas", scale)):
         if not (values > 0).all():
             raise ValueError(f"{name} must be positive; got {show_value(values[~(values > 0)][0])}")
-    half_width = conformal_threshold(np.abs(residuals) / scale_calibration, level) * scale
-    return np.clip(predictions - half_width, 0.0, 1.0), np.clip(predictions + half_width, 0.0, 1.0)
+    return _around(predictions, conformal_threshold(np.abs(residuals) / scale_calibration, level) * scale)
 
 
 def normal_theory_interval(calibration_predictions: np.ndarray, calibration_outcomes: np.ndarray,
@@ -193,9 +198,7 @@ def normal_theory_interval(calibration_predictions: np.ndarray, calibration_outc
         ``lower`` and ``upper``, clipped to [0, 1].
     """
     residuals = np.asarray(calibration_outcomes, dtype=float) - np.asarray(calibration_predictions, dtype=float)
-    half_width = norm.ppf((1 + level) / 2) * np.sqrt(np.mean(residuals ** 2))
-    predictions = np.asarray(predictions, dtype=float)
-    return np.clip(predictions - half_width, 0.0, 1.0), np.clip(predictions + half_width, 0.0, 1.0)
+    return _around(predictions, norm.ppf((1 + level) / 2) * np.sqrt(np.mean(residuals ** 2)))
 
 
 def mondrian_conformal(calibration_predictions: np.ndarray, calibration_outcomes: np.ndarray,
@@ -228,9 +231,7 @@ def mondrian_conformal(calibration_predictions: np.ndarray, calibration_outcomes
     calibration_groups, groups = np.asarray(calibration_groups, dtype=object), np.asarray(groups, dtype=object)
     thresholds = {group: conformal_threshold(residuals[calibration_groups == group], level)
                   for group in set(groups)}
-    half_width = np.array([thresholds[group] for group in groups], dtype=float)
-    predictions = np.asarray(predictions, dtype=float)
-    return np.clip(predictions - half_width, 0.0, 1.0), np.clip(predictions + half_width, 0.0, 1.0)
+    return _around(predictions, np.array([thresholds[group] for group in groups], dtype=float))
 
 
 def length_bins(lengths: np.ndarray) -> np.ndarray:
@@ -290,8 +291,7 @@ def spread_interval(mean: np.ndarray, spread: np.ndarray, level: float) -> tuple
     tuple of numpy.ndarray
         ``lower`` and ``upper``, clipped to [0, 1].
     """
-    half = norm.ppf((1 + level) / 2) * np.asarray(spread)
-    return np.clip(mean - half, 0.0, 1.0), np.clip(mean + half, 0.0, 1.0)
+    return _around(mean, norm.ppf((1 + level) / 2) * np.asarray(spread))
 
 
 def model_outputs(ensemble: SequenceModel, quantile_model: SequenceModel | None, courses: pd.DataFrame,
