@@ -306,13 +306,14 @@ def test_the_benchmark_runs_quick(tmp_path):
                            str(tmp_path)], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     results = json.loads((tmp_path / "uncertainty_quick.json").read_text())
-    assert results["quick"] and {r["preset"] for r in results["overall"]} == {"realistic", "flowcharts"}
+    assert results["quick"] and {r["preset"] for r in results["overall"]} == {"realistic", "flowcharts",
+                                                                              "heteroscedastic"}
     assert {r["method"] for r in results["overall"]} == set(uncertainty.METHODS)
     assert len(results["targets"]) == 5 and "## Targets" in (tmp_path / "uncertainty_quick.md").read_text()
 
 
 def test_the_saved_results_are_a_full_run_that_meets_the_targets():
-    """The numbers the README and notebook 11 quote: a full run (5 seeds × 2 presets), every realistic target met,
+    """The numbers the README and notebook 11 quote: a full run (5 seeds × 3 presets), every realistic target met,
     and every length bin and patient class of every seed with at least 50 test courses (the issue's condition)."""
     import json
 
@@ -320,6 +321,7 @@ def test_the_saved_results_are_a_full_run_that_meets_the_targets():
 
     results = json.loads((REPO / "benchmarks" / "results" / "uncertainty.json").read_text())
     assert not results["quick"] and {r["seed"] for r in results["overall"]} == {0, 1, 2, 3, 4}
+    assert {r["preset"] for r in results["overall"]} == {"realistic", "flowcharts", "heteroscedastic"}
     assert all(target["met"] for target in results["targets"]), results["targets"]
     assert min(row["courses"] for key in ("length", "class") for row in results[key]) >= 50
 
