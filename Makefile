@@ -41,8 +41,9 @@ notebooks: install  ## re-execute every notebook in place (maintainers, before c
 			--ExecutePreprocessor.store_widget_state=False \
 			--ExecutePreprocessor.record_timing=False "$$nb" || exit 1; done
 
-book: install  ## the executed notebooks as a static website in notebooks/_build/html (not re-executed; offline)
-	$(VENV)/bin/sphinx-build -q -b html notebooks notebooks/_build/html
+SOLUTIONS ?= yes
+book: install  ## the executed notebooks as a static website in notebooks/_build/html (offline); SOLUTIONS=no leaves the worked solutions out
+	BOOK_SOLUTIONS=$(SOLUTIONS) $(VENV)/bin/sphinx-build -q -E -b html notebooks notebooks/_build/html
 	@echo "open notebooks/_build/html/index.html, or: $(PY) -m http.server -d notebooks/_build/html -b 127.0.0.1"
 
 clean:

@@ -32,7 +32,7 @@ def site(tmp_path_factory):
     built = subprocess.run([sys.executable, "-m", "sphinx", "-q", "-b", "html", str(REPO / "notebooks"), str(out)],
                            capture_output=True, text=True)
     assert built.returncode == 0, built.stderr[-3000:]
-    assert "WARNING" not in built.stderr, built.stderr[-3000:]
+    assert "WARNING" not in built.stderr and "ERROR" not in built.stderr, built.stderr[-3000:]
     print(f"book built in {time.perf_counter() - started:.1f} s")
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
@@ -103,3 +103,28 @@ def test_every_notebook_page_offers_its_download(site):
             html = (out / name).read_text()
             match = re.search(r'<a href="([^"]+\.ipynb)" download>', html)
             assert match and (out / Path(name).parent / match.group(1)).read_bytes() == notebook.read_bytes(), name
+
+
+def test_every_image_in_the_book_has_alt_text(site):
+    """A screen reader reads an image's alt text; myst-nb takes it from the cell's ``mystnb.image.alt`` metadata and
+    otherwise leaves none (or the output's hash file name)."""
+    _, out = site
+    bare = []
+    for name in pages(out):
+        for tag in re.findall(r"<img\b[^>]*>", (out / name).read_text()):
+            alt = re.search(r'\balt="([^"]*)"', tag)
+            if not alt or len(alt.group(1).split()) < 4 or re.search(r"[0-9a-f]{32}|\.png$", alt.group(1)):
+                bare.append(f"{name}: {tag[:120]}")
+    assert not bare, bare[:10]
+
+
+def test_the_edition_without_solutions_leaves_them_out(tmp_path):
+    """``make book SOLUTIONS=no``: for a class that works the exercises first — no solution pages, files or links."""
+    out = tmp_path / "html"
+    built = subprocess.run([sys.executable, "-m", "sphinx", "-q", "-E", "-b", "html", str(REPO / "notebooks"),
+                            str(out)], capture_output=True, text=True, env={**os.environ, "BOOK_SOLUTIONS": "no"})
+    assert built.returncode == 0 and built.stderr == "", built.stderr[-3000:]
+    assert not (out / "solutions").exists()
+    html = {name: (out / name).read_text() for name in pages(out)}
+    assert len(html) >= 13 and not [name for name, text in html.items() if 'href="solutions/' in text]
+    assert "withheld in this edition" in html["04_evaluation.html"]

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from conftest import REPO
 
-LIBRARY = sorted(p.stem for p in (REPO / "therapy_utils").glob("*.py") if p.stem not in ("__init__", "__main__"))
+LIBRARY = sorted([p.stem for p in (REPO / "therapy_utils").glob("*.py") if p.stem not in ("__init__", "__main__")]
+                 + [p.parent.name for p in (REPO / "therapy_utils").glob("*/__init__.py")])
 
 
 def _is_slow_mark(node: ast.expr) -> bool:

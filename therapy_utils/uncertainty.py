@@ -139,7 +139,7 @@ def split_conformal(calibration_predictions: np.ndarray, calibration_outcomes: n
     """Split-conformal intervals, plain or scaled by a per-course difficulty (11_uncertainty).
 
     Plain: prediction ± the conformal quantile of the calibration residuals' sizes. Scaled (the locally weighted
-    conformal of Lei et al. 2018): each residual is scored in units of its course's difficulty, |r| / σ, and a new
+    conformal of Lei et al. 2018): each residual is scored in units of its course's difficulty, ``|r| / σ``, and a new
     course gets prediction ± quantile · σ_new.
 
     Parameters
