@@ -97,7 +97,21 @@ def main() -> None:
             nbformat.write(notebook, path)
         instructors = NOTEBOOKS / "instructors.md"
         text = between(instructors.read_text(), "times", instructors_table(estimates))
+        text = between(text, "objectives", objectives(paths))
         instructors.write_text(between(text, "schedule", schedule(estimates)))
+
+
+def objectives(paths: list[Path]) -> str:
+    """Each notebook's title and its "What you will learn" list, as its header states them."""
+    parts = []
+    for path in paths:
+        header = nbformat.read(path, as_version=4).cells[0].source
+        title = header.splitlines()[0].removeprefix("# ")
+        learn = re.search(r"\*\*What you will learn\*\*\n(.*?)\n\n", header, re.S)
+        if not learn:
+            sys.exit(f"error: {path.name}'s header has no 'What you will learn' list")
+        parts.append(f"**[{title}]({path.name})**\n\n{learn.group(1)}\n")
+    return "\n".join(parts)
 
 
 def between(text: str, marker: str, content: str) -> str:

@@ -29,6 +29,7 @@ def test_the_saved_estimates_and_the_instructors_page_are_current():
     assert saved == estimates, "run: python benchmarks/reading_time.py --write"
     page = (REPO / "notebooks" / "instructors.md").read_text()
     assert reading_time.instructors_table(estimates) in page and reading_time.schedule(estimates) in page
+    assert reading_time.objectives(NOTEBOOKS) in page
 
 
 def test_the_schedule_fills_sessions_in_order_without_splitting_a_notebook():
