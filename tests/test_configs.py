@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 
 from therapy_utils.model import TRANSFORMER_HEADS, ModelConfig
@@ -16,7 +17,11 @@ from therapy_utils.train import TrainConfig
     ({"num_layers": 0}, "num_layers", "at least 1"),
     ({"max_length": 0}, "max_length", "at least 1"),
     ({"ensemble_size": 0}, "ensemble_size", "at least 1"),
-    ({"head_hidden": -1}, "head_hidden", "positive width"),
+    ({"head_hidden": -1}, "head_hidden", "positive integer width"),
+    ({"hidden_dim": 2.5}, "hidden_dim", "an integer"),  # a width is counted: 2.5 was once accepted
+    ({"embedding_dim": 32.0}, "embedding_dim", "an integer"),
+    ({"num_layers": True}, "num_layers", "an integer"),
+    ({"head_hidden": 16.0}, "head_hidden", "integer width"),
     ({"dropout": 1.0}, "dropout", "[0, 1)"),
     ({"dropout": -0.1}, "dropout", "[0, 1)"),
     ({"next_module_weight": -1.0}, "next_module_weight", "positive weight"),
@@ -47,12 +52,15 @@ def test_valid_edge_values_are_accepted():
     ModelConfig(dropout=0.0, head_hidden=0, kernel_size=4)  # an even kernel is only refused for the CNN it shapes
     ModelConfig(architecture="transformer", pooling="mean", embedding_dim=8)
     TrainConfig(max_epochs=0, lr_patience=0, weight_decay=0.0)  # 0 epochs: the untrained starting point
+    ModelConfig(hidden_dim=np.int64(8), embedding_dim=np.int32(4))  # numpy's integers are integers
 
 
 @pytest.mark.parametrize(("overrides", "field"), [
     ({"lr": 0.0}, "lr"), ({"weight_decay": -1e-4}, "weight_decay"), ({"batch_size": 0}, "batch_size"),
     ({"max_epochs": -1}, "max_epochs"), ({"early_stopping_patience": 0}, "early_stopping_patience"),
     ({"lr_patience": -1}, "lr_patience"), ({"lr_factor": 1.0}, "lr_factor"), ({"lr_factor": 0.0}, "lr_factor"),
+    ({"batch_size": 32.5}, "batch_size"), ({"max_epochs": 10.0}, "max_epochs"),
+    ({"early_stopping_patience": 2.5}, "early_stopping_patience"), ({"lr_patience": 1.5}, "lr_patience"),
 ])
 def test_train_config_names_the_field(overrides, field):
     value = repr(overrides[field])

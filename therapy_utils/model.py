@@ -7,6 +7,7 @@ to one predicted effectiveness per course. Taught in ``02_embedding_lstm_model.i
 from __future__ import annotations
 
 import json
+import numbers
 import os
 import tempfile
 from contextlib import contextmanager
@@ -34,6 +35,11 @@ def require(config: object, name: str, condition: bool, allowed: str) -> None:
     """Raise a ValueError naming the config, the field, its value and what it allows, unless ``condition``."""
     if not condition:
         raise ValueError(f"{type(config).__name__}.{name} must be {allowed}, got {getattr(config, name)!r}")
+
+
+def is_integer(value: object) -> bool:
+    """True for an int (numpy's too), not a bool or a float (2.5, 3.0): widths and counts are whole numbers."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -116,8 +122,10 @@ class ModelConfig:
     def __post_init__(self) -> None:
         """Refuse, naming the field and what it allows, values that would otherwise fail deep inside PyTorch."""
         for name in ("embedding_dim", "hidden_dim", "num_layers", "kernel_size", "max_length", "ensemble_size"):
-            require(self, name, getattr(self, name) >= 1, "an integer of at least 1")
-        require(self, "head_hidden", self.head_hidden >= 0, "0 (a linear head) or a positive width")
+            value = getattr(self, name)
+            require(self, name, is_integer(value) and value >= 1, "an integer of at least 1")
+        require(self, "head_hidden", is_integer(self.head_hidden) and self.head_hidden >= 0,
+                "0 (a linear head) or a positive integer width")
         require(self, "dropout", 0 <= self.dropout < 1, "a probability in [0, 1)")
         require(self, "next_module_weight", self.next_module_weight >= 0, "0 (no head) or a positive weight")
         require(self, "embedding_init_std", self.embedding_init_std is None or self.embedding_init_std > 0,

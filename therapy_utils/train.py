@@ -27,6 +27,7 @@ from therapy_utils.model import (
     ModelConfig,
     SequenceModel,
     build_model,
+    is_integer,
     load_checkpoint,
     next_module_loss,
     require,
@@ -84,10 +85,13 @@ class TrainConfig:
         """Refuse, naming the field and what it allows, settings that would fail or silently do nothing."""
         require(self, "lr", self.lr > 0, "a positive learning rate")
         require(self, "weight_decay", self.weight_decay >= 0, "0 or positive")
-        require(self, "batch_size", self.batch_size >= 1, "an integer of at least 1")
-        require(self, "max_epochs", self.max_epochs >= 0, "0 (no training: the starting point) or more")
-        require(self, "early_stopping_patience", self.early_stopping_patience >= 1, "an integer of at least 1")
-        require(self, "lr_patience", self.lr_patience >= 0, "0 or more epochs")
+        require(self, "batch_size", is_integer(self.batch_size) and self.batch_size >= 1, "an integer of at least 1")
+        require(self, "max_epochs", is_integer(self.max_epochs) and self.max_epochs >= 0,
+                "0 (no training: the starting point) or a whole number of epochs")
+        require(self, "early_stopping_patience", is_integer(self.early_stopping_patience)
+                and self.early_stopping_patience >= 1, "an integer of at least 1")
+        require(self, "lr_patience", is_integer(self.lr_patience) and self.lr_patience >= 0,
+                "0 or more whole epochs")
         require(self, "lr_factor", 0 < self.lr_factor < 1, "a factor in (0, 1) that lowers the learning rate")
 
 
