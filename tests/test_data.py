@@ -84,7 +84,11 @@ def read_courses_from_text(text: str):
 
 @pytest.mark.parametrize("text,message", [
     ("course_id,session,module,effectiveness\n1,1,A,0.5\n1,1,B,0.5\n",
-     r"row 1: \(course_id, session\) = \(1, '1'\) appears more than once"),
+     r"row 1: \(course_id, session\) = \(1, '1'\) repeats session 1 of row 0"),
+    # sessions are compared as numbers: "01" is session 1 again, not a new session
+    ("course_id,session,module,effectiveness\n1,1,A,0.5\n2,1,A,0.4\n1,01,B,0.5\n",
+     r"row 2: \(course_id, session\) = \(1, '01'\) repeats session 1 of row 0"),
+    ("course_id,session,module,effectiveness\n1,1.5,A,0.5\n", r"row 0: session '1.5' is not a whole number"),
     ("course_id,session,module,effectiveness\n1,1,A,0.5\n1,2,B,0.6\n", r"row 1 \(course_id 1\): effectiveness differs"),
     ("course_id,session,module,effectiveness\n1,x,A,0.5\n", r"row 0: session 'x' is not a number"),
     ("course_id,session,module,effectiveness,split\n1,1,A,0.5,train\n1,2,B,0.5,test\n",

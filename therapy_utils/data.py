@@ -110,6 +110,24 @@ def _check_constant(group: pd.DataFrame, column: str, name: str, course_id: obje
                          f"({sorted(map(str, group[column].unique()))})")
 
 
+def _session_numbers(sessions: pd.DataFrame) -> pd.Series:
+    """The ``session`` column as whole numbers, each once per course: "1", "01" and 1.0 are the same session."""
+    session_no = pd.to_numeric(sessions["session"], errors="coerce")
+    for bad, what in ((session_no.isna(), "a number"), (session_no % 1 != 0, "a whole number")):
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"row {row}: session {show_value(sessions.at[row, 'session'])} is not {what}")
+    dup = pd.DataFrame({"course_id": sessions["course_id"], "session": session_no}).duplicated(keep="first")
+    if dup.any():
+        row = int(np.flatnonzero(dup)[0])
+        first = int(np.flatnonzero((sessions["course_id"] == sessions.at[row, "course_id"])
+                                   & (session_no == session_no[row]))[0])
+        raise ValueError(f"row {row}: (course_id, session) = ({show_value(sessions.at[row, 'course_id'])}, "
+                         f"{show_value(sessions.at[row, 'session'])}) repeats session {session_no[row]:g} of row "
+                         f"{first}")
+    return session_no
+
+
 def long_to_courses(sessions: pd.DataFrame) -> pd.DataFrame:
     """One row per session (``course_id``, ``session``, ``module``, ``effectiveness``) → course table.
 
@@ -119,15 +137,7 @@ def long_to_courses(sessions: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise ValueError(f"session table lacks column(s) {missing}; it has {list(sessions.columns)}")
     sessions = sessions.reset_index(drop=True)
-    dup = sessions.duplicated(["course_id", "session"], keep="first")
-    if dup.any():
-        row = int(np.flatnonzero(dup)[0])
-        raise ValueError(f"row {row}: (course_id, session) = ({show_value(sessions.at[row, 'course_id'])}, "
-                         f"{show_value(sessions.at[row, 'session'])}) appears more than once")
-    session_no = pd.to_numeric(sessions["session"], errors="coerce")
-    if session_no.isna().any():
-        row = int(np.flatnonzero(session_no.isna())[0])
-        raise ValueError(f"row {row}: session {show_value(sessions.at[row, 'session'])} is not a number")
+    session_no = _session_numbers(sessions)
     for row, module in enumerate(sessions["module"]):
         if not isinstance(module, str) or not module:
             where = f"row {row} (course_id {show_value(sessions.at[row, 'course_id'])})"
