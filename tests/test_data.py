@@ -136,6 +136,25 @@ def test_load_or_simulate_saves_then_reads_identically(tmp_path):
     pd.testing.assert_frame_equal(again, first)
 
 
+def test_load_or_simulate_reuses_a_csv_only_when_made_with_the_same_parameters(tmp_path):
+    from dataclasses import replace
+
+    from therapy_utils.data import load_or_simulate
+    from therapy_utils.simulate import preset_params
+
+    path, params = tmp_path / "courses.csv", preset_params("realistic")
+    first = load_or_simulate(path, params, 50, seed=2)
+    for changed in [(params, 60, 2), (params, 50, 3), (replace(params, noise_sd=params.noise_sd * 2), 50, 2)]:
+        table = load_or_simulate(path, *changed[:2], seed=changed[2])
+        expected = load_or_simulate(tmp_path / f"fresh_{len(list(tmp_path.iterdir()))}.csv", *changed[:2],
+                                    seed=changed[2])
+        pd.testing.assert_frame_equal(table, expected)  # simulated again, not the stale file
+        assert not table.equals(first)
+    (path.parent / (path.name + ".params.json")).unlink()  # an older file, without the record of how it was made
+    path.write_text(path.read_text().replace("\n0,", "\n0,Z ", 1))
+    pd.testing.assert_frame_equal(load_or_simulate(path, params, 50, seed=2), first)
+
+
 def test_transition_counts():
     from therapy_utils.data import transition_counts
 

@@ -8,10 +8,13 @@ Taught in ``01_simulate_therapy_courses.ipynb`` and ``02_embedding_lstm_model.ip
 from __future__ import annotations
 
 import csv
+import json
 import math
+import os
+import tempfile
 import warnings
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import cached_property
 from itertools import pairwise
 from pathlib import Path
@@ -444,7 +447,10 @@ def load_or_simulate(path: str | Path, params, n_sequences: int, seed: int, over
     """Read the saved course table, or simulate it (with the 64/16/20 split) and save it first.
 
     Either way the table comes back through the CSV, so a notebook sees identical data
-    whether an earlier notebook saved it or not (01_simulate_therapy_courses).
+    whether an earlier notebook saved it or not (01_simulate_therapy_courses). The CSV is a cache: a record beside it
+    (``<name>.csv.params.json``) says how it was made, and it is reused only when that record shows the same
+    ``params``, ``n_sequences`` and ``seed``; otherwise (another population, an older file, no record) it is simulated
+    again and overwritten, so a changed parameter never returns stale courses.
 
     Parameters
     ----------
@@ -473,7 +479,17 @@ def load_or_simulate(path: str | Path, params, n_sequences: int, seed: int, over
     from therapy_utils.simulate import simulate_courses
 
     path = Path(path)
-    if overwrite or not path.is_file():
+    record_path = path.with_name(path.name + ".params.json")
+    record = json.dumps({"params": asdict(params), "n_sequences": n_sequences, "seed": seed, "split_seed": 42},
+                        sort_keys=True, default=str)
+    made_alike = path.is_file() and record_path.is_file() and record_path.read_text() == record
+    if overwrite or not made_alike:
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_courses(assign_split(simulate_courses(params, n_sequences, seed), random_state=42), path)
+        # written beside and renamed into place, so that a reader never sees half a file
+        with tempfile.TemporaryDirectory(dir=path.parent) as scratch:
+            write_courses(assign_split(simulate_courses(params, n_sequences, seed), random_state=42),
+                          Path(scratch) / path.name)
+            Path(scratch, "record").write_text(record)
+            os.replace(Path(scratch) / path.name, path)
+            os.replace(Path(scratch, "record"), record_path)
     return read_courses(path)
