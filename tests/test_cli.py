@@ -91,3 +91,18 @@ def test_bad_data_file_names_row_and_value(tmp_path):
 def test_help_everywhere(command):
     done = cli(*command, "--help")
     assert done.returncode == 0 and "usage:" in done.stdout
+
+
+@pytest.mark.slow
+def test_the_best_model_trains_on_courses_longer_than_its_default_positions(tmp_path):
+    """--model best has position embeddings for 64 sessions; a 70-session course once failed mid-training."""
+    data = tmp_path / "courses.csv"
+    made = cli("simulate", "--preset", "original", "--n-sequences", "60", "--seed", "4", "--out", str(data))
+    assert made.returncode == 0, made.stderr
+    table = pd.read_csv(data)
+    table.loc[0, "modules"] = " ".join(["A", "B", "C", "D", "E"] * 14)  # 70 sessions
+    table.to_csv(data, index=False)
+    done = cli("run", "--model", "best", "--data", str(data), "--out", str(tmp_path), "--no-progress")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "The longest course has 70 sessions: position embeddings sized to cover it (max_length 64 → 70)." \
+        in done.stdout

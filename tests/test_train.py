@@ -118,3 +118,18 @@ def test_fit_or_load_trains_once_then_loads_the_same_model(tmp_path, small_cours
     (tmp_path / "training.json").unlink()  # a checkpoint from before recipes were recorded
     with pytest.raises(ValueError, match=r"does not say how it was trained \(no training.json\)"):
         fit_or_load(small_courses, tmp_path, ModelConfig(), config, seed=1)
+
+
+def test_a_course_longer_than_the_position_embeddings_is_refused_before_training():
+    import pandas as pd
+
+    from therapy_utils.train import check_lengths_fit
+
+    parts = {"train": pd.DataFrame({"course_id": [7, 8], "modules": [("A",) * 3, ("B",) * 9]}),
+             "val": pd.DataFrame({"course_id": [9], "modules": [("A",) * 2]})}
+    config = ModelConfig(architecture="cnn", pooling="mean", positional=True, max_length=8)
+    with pytest.raises(ValueError, match=r"train course_id 8 has 9 sessions, more than ModelConfig.max_length 8 .*"
+                                         r"set max_length to at least 9"):
+        check_lengths_fit(parts, config)
+    check_lengths_fit(parts, ModelConfig(architecture="cnn", pooling="mean", positional=True, max_length=9))
+    check_lengths_fit(parts, ModelConfig(max_length=8))  # no position embeddings, no limit

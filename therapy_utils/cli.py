@@ -7,6 +7,7 @@ import json
 import os
 import re
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -199,7 +200,7 @@ def _train(courses, parts: dict, seed: int, device: str, progress: bool, model_n
     vocab = Vocabulary.from_courses(courses["modules"])
     print(f"Vocabulary size: {len(vocab)}")
     print("\nTraining model..." if model_name == "original" else f"\nTraining the {model_name} model...")
-    model_config, train_config = NAMED_MODELS[model_name]
+    model_config, train_config = _fitted(NAMED_MODELS[model_name], parts)
     model, result = fit_new_model(parts, vocab, model_config, train_config, seed, device=device,
                                   progress=progress, log=print if model_name == "original" else None)
     y_test = parts["test"]["effectiveness"].to_numpy().astype(np.float32)
@@ -212,6 +213,18 @@ def _train(courses, parts: dict, seed: int, device: str, progress: bool, model_n
     return model.cpu(), vocab, result, y_test, predictions, metrics
 
 
+def _fitted(configs: tuple, parts: dict, say: bool = True) -> tuple:
+    """The named model's configs, its position embeddings lengthened to the longest course of ``--data`` if needed."""
+    model_config, train_config = configs
+    longest = max(int(part["modules"].map(len).max()) for part in parts.values() if len(part))
+    if model_config.positional and longest > model_config.max_length:
+        if say:
+            print(f"The longest course has {longest} sessions: position embeddings sized to cover it "
+                  f"(max_length {model_config.max_length} → {longest}).")
+        model_config = replace(model_config, max_length=longest)
+    return model_config, train_config
+
+
 def _shuffled_control(parts: dict, vocab, seed: int, device: str, model_name: str) -> dict:
     """The same model, trained and tested on courses shuffled within each course (seeded by ``seed``)."""
     from therapy_utils.data import shuffle_within_courses
@@ -219,7 +232,8 @@ def _shuffled_control(parts: dict, vocab, seed: int, device: str, model_name: st
     from therapy_utils.train import NAMED_MODELS, fit_new_model
 
     shuffled = {name: shuffle_within_courses(part, seed + index) for index, (name, part) in enumerate(parts.items())}
-    model, _ = fit_new_model(shuffled, vocab, *NAMED_MODELS[model_name], seed, device=device, progress=False)
+    model, _ = fit_new_model(shuffled, vocab, *_fitted(NAMED_MODELS[model_name], parts, say=False), seed, device=device,
+                             progress=False)
     r2 = regression_metrics(shuffled["test"]["effectiveness"].to_numpy(),
                             predict(model, shuffled["test"], vocab))["r2"]
     print(f"Shuffled-order control R² (same model, modules shuffled within each course): {r2:.3f}")

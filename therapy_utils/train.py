@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from therapy_utils.batching import make_loader
-from therapy_utils.data import Vocabulary, split_courses
+from therapy_utils.data import Vocabulary, show_value, split_courses
 from therapy_utils.model import (
     BEST_CONFIG,
     CNN_ENSEMBLE_CONFIG,
@@ -285,6 +285,35 @@ class _Best:
         return self.waited
 
 
+def check_lengths_fit(parts: dict[str, pd.DataFrame], model_config: ModelConfig) -> None:
+    """Refuse, before any training, a course longer than the model's position embeddings cover (03_training).
+
+    Without the check the first batch holding such a course fails mid-training, deep inside PyTorch.
+
+    Parameters
+    ----------
+    parts : dict of str to pandas.DataFrame
+        Course tables by split, each with ``modules`` (and ``course_id`` if it has one).
+    model_config : ModelConfig
+        The model to train; only a model with ``positional=True`` has a length limit (``max_length``).
+
+    Raises
+    ------
+    ValueError
+        Naming the split, the course and its length, and the ``max_length`` that would fit it.
+    """
+    if not model_config.positional:
+        return
+    for split, part in parts.items():
+        lengths = part["modules"].map(len).to_numpy()
+        if len(lengths) and lengths.max() > model_config.max_length:
+            row = int(lengths.argmax())
+            name = f"course_id {show_value(part['course_id'].iloc[row])}" if "course_id" in part else f"row {row}"
+            raise ValueError(f"{split} {name} has {lengths[row]} sessions, more than ModelConfig.max_length "
+                             f"{model_config.max_length} (the longest course its position embeddings cover); "
+                             f"set max_length to at least {lengths.max()}")
+
+
 def fit_new_model(parts: dict[str, pd.DataFrame], vocab: Vocabulary, model_config: ModelConfig,
                   train_config: TrainConfig, seed: int, **train_options) -> tuple[SequenceModel, TrainResult]:
     """Initialise a model and train it from one generator seeded with ``seed`` (03_training).
@@ -316,6 +345,7 @@ def fit_new_model(parts: dict[str, pd.DataFrame], vocab: Vocabulary, model_confi
         Its history; for an ensemble, epochs and seconds summed over members, the latest best epoch, and
         ``stopped_early`` only when every member stopped early.
     """
+    check_lengths_fit(parts, model_config)
     generator = torch.Generator().manual_seed(seed)
     model = build_model(len(vocab), model_config, generator)
     if model_config.ensemble_size == 1:
