@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml .ci/constraints.txt
 	@test -x $(PY) || $(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else \
 		f"error: therapy_embeddings needs Python 3.11 or newer; $(PYTHON) is {sys.version.split()[0]}")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -c .ci/constraints.txt -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -c .ci/constraints.txt -e '.[lab,test,docs]'
 	@touch $(STAMP)
 
 install: $(STAMP)  ## create .venv if absent and install the package with its pinned dependencies

@@ -29,7 +29,7 @@ def test_environment_yml_pins_exactly_the_constraints():
 
 def test_every_declared_dependency_is_pinned():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    declared = project["dependencies"] + project["optional-dependencies"]["dev"]
+    declared = project["dependencies"] + [d for extra in project["optional-dependencies"].values() for d in extra]
     names = {re.split(r"[<>=!~\[ ]", d, maxsplit=1)[0].lower() for d in declared}
     assert names == set(pins((REPO / ".ci" / "constraints.txt").read_text().splitlines()))
 
@@ -42,7 +42,7 @@ def test_top_level_holds_only_the_agreed_files():
     assert tracked, "git lists no tracked files"
     top = {path.split("/")[0] for path in tracked}
     allowed = {"notebooks", "therapy_utils", "environment.yml", "tests", "README.md", "pyproject.toml", "Makefile",
-               ".ci", ".gitignore", "benchmarks"}
+               ".ci", ".gitignore", "benchmarks", "LICENSE", "CITATION.cff"}
     assert top <= allowed, top - allowed
 
 
@@ -84,12 +84,25 @@ def test_import_does_no_work(tmp_path):
     assert done.stdout == "" and list(tmp_path.iterdir()) == []  # nothing printed, nothing written
 
 
-def test_torch_is_pinned_exactly_where_the_parity_numbers_come_from():
+def test_the_licence_file_is_the_licence_declared_and_the_citation_names_it():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    torch_pins = [d for d in project["dependencies"] if d.startswith("torch")]
+    assert project["license"] == {"text": "MIT"}
+    assert (REPO / "LICENSE").read_text().startswith("MIT License\n")
+    citation = (REPO / "CITATION.cff").read_text()
+    assert "cff-version: 1.2.0" in citation and "license: MIT" in citation
+    assert f'version: "{project["version"]}"' in citation
+
+
+def test_exact_pins_live_only_in_the_constraints():
+    """pyproject.toml states lower bounds (installable beside other projects); the parity pins are constraints."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    declared = project["dependencies"] + [d for extra in project["optional-dependencies"].values() for d in extra]
+    assert [d for d in declared if "==" in d] == []
+    assert set(project["optional-dependencies"]) == {"lab", "test", "docs"}
     constraint = pins((REPO / ".ci" / "constraints.txt").read_text().splitlines())["torch"]
-    assert [re.sub(r"\s*#.*", "", d) for d in torch_pins] == [f"torch=={constraint}"]
     assert f"torch {constraint}" in (REPO / "README.md").read_text()
+    makefile = (REPO / "Makefile").read_text()
+    assert "-c .ci/constraints.txt -e '.[lab,test,docs]'" in makefile
 
 
 def test_the_reference_data_in_the_tests_is_the_published_file():

@@ -133,3 +133,27 @@ def test_a_course_longer_than_the_position_embeddings_is_refused_before_training
         check_lengths_fit(parts, config)
     check_lengths_fit(parts, ModelConfig(architecture="cnn", pooling="mean", positional=True, max_length=9))
     check_lengths_fit(parts, ModelConfig(max_length=8))  # no position embeddings, no limit
+
+
+def test_training_on_a_gpu_puts_the_callers_cuda_generator_back(monkeypatch):
+    """Training seeds the CUDA generator for its dropout masks; the caller's state is restored afterwards (checked
+    with a stand-in for torch.cuda's state functions, since CI has no GPU)."""
+    from therapy_utils import train
+
+    calls = []
+    monkeypatch.setattr(torch.cuda, "get_rng_state", lambda device: calls.append(("get", device)) or "caller's state")
+    monkeypatch.setattr(torch.cuda, "set_rng_state", lambda state, device: calls.append(("set", state, device)))
+    gpu = torch.device("cuda:0")
+    with pytest.raises(RuntimeError), train._cuda_rng_restored(gpu):
+        raise RuntimeError("training failed half-way")
+    assert calls == [("get", gpu), ("set", "caller's state", gpu)]
+    calls.clear()
+    with train._cuda_rng_restored(torch.device("cpu")):
+        pass
+    assert calls == []
+
+
+def test_the_command_line_trains_on_the_cpu_unless_told_otherwise():
+    from therapy_utils.cli import build_parser
+
+    assert build_parser().parse_args(["run"]).device == "cpu"

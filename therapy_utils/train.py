@@ -10,6 +10,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -230,8 +231,9 @@ def train_model(model: SequenceModel, train: pd.DataFrame, val: pd.DataFrame, vo
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, patience=config.lr_patience,
                                                            factor=config.lr_factor)
     rows, best, start, stopped = [], _Best(), time.perf_counter(), False
-    with torch_rng(generator), tqdm(total=config.max_epochs, desc="epochs", disable=not progress) as bar:
-        if device.type == "cuda":
+    with torch_rng(generator), _cuda_rng_restored(device), \
+            tqdm(total=config.max_epochs, desc="epochs", disable=not progress) as bar:
+        if device.type == "cuda":  # GPU dropout draws from the CUDA generator: seeded from ours, restored after
             torch.cuda.manual_seed(int(torch.randint(0, 2**62, (1,))))
         for epoch in range(1, config.max_epochs + 1):
             rows.append(_epoch(model, loaders, device, optimizer, config, epoch))
@@ -312,6 +314,17 @@ def check_lengths_fit(parts: dict[str, pd.DataFrame], model_config: ModelConfig)
             raise ValueError(f"{split} {name} has {lengths[row]} sessions, more than ModelConfig.max_length "
                              f"{model_config.max_length} (the longest course its position embeddings cover); "
                              f"set max_length to at least {lengths.max()}")
+
+
+@contextmanager
+def _cuda_rng_restored(device: torch.device):
+    """Keep the caller's CUDA generator state: training reseeds it for its dropout masks, then puts it back."""
+    state = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+    try:
+        yield
+    finally:
+        if state is not None:
+            torch.cuda.set_rng_state(state, device)
 
 
 def fit_new_model(parts: dict[str, pd.DataFrame], vocab: Vocabulary, model_config: ModelConfig,
