@@ -57,8 +57,16 @@ def test_prediction_is_the_same_alone_and_inside_any_padded_batch(model, target,
 def test_the_original_shape_builds_the_original_class_with_identical_weights():
     original = build_model(18, ModelConfig(), torch.Generator().manual_seed(42))
     assert type(original) is TherapySequenceModel
+    torch.manual_seed(42)  # the original script's way: the global seed, then the class
+    scripted = TherapySequenceModel(18, ModelConfig())
+    assert original.state_dict().keys() == scripted.state_dict().keys()
+    assert all(torch.equal(weight, scripted.state_dict()[name]) for name, weight in original.state_dict().items())
+    # the general class draws the same weights in the same order: only the pooling differs
     general = build_model(18, ModelConfig(pooling="mean"), torch.Generator().manual_seed(42))
-    assert isinstance(general, SequenceRegressor)
+    assert type(general) is SequenceRegressor
+    drawn = [(a.shape, torch.equal(a, b)) for a, b in zip(original.state_dict().values(),
+                                                          general.state_dict().values(), strict=True)]
+    assert drawn == [(a.shape, True) for a in original.state_dict().values()]
 
 
 def test_reversing_keeps_padding_at_the_end():

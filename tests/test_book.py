@@ -97,12 +97,14 @@ def test_every_page_is_complete_offline(site):
 
 def test_every_notebook_page_offers_its_download(site):
     _, out = site
-    for name in pages(out):
+    notebook_pages = [name for name in pages(out) if (REPO / "notebooks" / name.replace(".html", ".ipynb")).is_file()]
+    assert len(notebook_pages) == 22, notebook_pages  # the eleven notebooks and their eleven solutions
+    for name in notebook_pages:
         notebook = REPO / "notebooks" / name.replace(".html", ".ipynb")
-        if notebook.is_file():
-            html = (out / name).read_text()
-            match = re.search(r'<a href="([^"]+\.ipynb)" download>', html)
-            assert match and (out / Path(name).parent / match.group(1)).read_bytes() == notebook.read_bytes(), name
+        match = re.search(r'<a href="([^"]+\.ipynb)" download>', (out / name).read_text())
+        assert match and (out / Path(name).parent / match.group(1)).read_bytes() == notebook.read_bytes(), name
+    for name in ("index.html", "api.html", "instructors.html"):  # pages that are not notebooks offer none
+        assert "download>" not in (out / name).read_text()
 
 
 def test_every_image_in_the_book_has_alt_text(site):

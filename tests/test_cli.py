@@ -29,6 +29,13 @@ def test_run_end_to_end_on_small_simulation(tmp_path):
                 "next_top3_oracle", "coverage_90", "true_coverage_90", "width_90", "oracle_width_90"):
         assert key in metrics
     assert (metrics["n_train"], metrics["n_val"], metrics["n_test"]) == (51, 13, 16)
+    # each value is what its name says, not only present
+    assert isinstance(metrics["epochs"], int) and metrics["epochs"] >= 1 and metrics["train_seconds"] > 0
+    assert metrics["r2"] <= 1 and metrics["baseline_r2"] <= 1 and -1 <= metrics["embedding_ari"] <= 1
+    for share in ("nn_same_group", "next_top1", "next_top3", "next_top1_oracle", "next_top3_oracle"):
+        assert 0 <= metrics[share] <= 1, share
+    assert metrics["next_top1"] <= metrics["next_top3"] and metrics["next_top1_oracle"] <= metrics["next_top3_oracle"]
+    assert f"MSE: {metrics['mse']:.4f}" in done.stdout and f"RMSE: {metrics['rmse']:.4f}" in done.stdout
     assert 0 < metrics["oracle_r2"] <= 1 and metrics["rmse"] == pytest.approx(metrics["mse"] ** 0.5)
     assert f"R² Score: {metrics['r2']:.4f}" in done.stdout
     assert f"Oracle R² (true expected effectiveness): {metrics['oracle_r2']:.3f}" in done.stdout

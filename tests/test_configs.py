@@ -98,10 +98,19 @@ def test_an_unknown_preset_is_named_with_the_choices():
 def test_every_model_honours_one_interface(config):
     import torch
 
-    from therapy_utils.model import SequenceModel, build_model
+    from therapy_utils.model import build_model
 
-    net = build_model(18, config, torch.Generator().manual_seed(0))
-    assert isinstance(net, SequenceModel) and net.config == config
-    assert len(net.embedding_layers()) == config.ensemble_size  # "the" embedding table exists only for one model
-    padded, lengths = torch.tensor([[1, 2, 1], [3, 4, 0]]), torch.tensor([3, 2])
-    assert net.eval()(padded, lengths).shape == (2,)
+    net = build_model(18, config, torch.Generator().manual_seed(0)).eval()
+    assert net.config == config and net.next_head is None
+    tables = net.embedding_layers()
+    assert len(tables) == config.ensemble_size  # "the" embedding table exists only for one model
+    assert all(isinstance(t, torch.nn.Embedding) and t.num_embeddings == 18 for t in tables)
+    padded, lengths = torch.tensor([[1, 2, 1], [3, 4, 5]]), torch.tensor([3, 3])
+    with torch.no_grad():
+        scores = net(padded, lengths)
+        assert scores.shape == (2,) and scores[0] != scores[1]
+        for table in tables:  # the tables it lists are the ones it reads: blank them and the courses look alike
+            table.weight.zero_()
+        blank = net(padded, lengths)
+    # equal up to float rounding between a batch's rows (measured: at most 1e-8 here)
+    assert abs(float(blank[0] - blank[1])) <= 1e-6 < abs(float(scores[0] - scores[1]))
