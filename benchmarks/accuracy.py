@@ -34,7 +34,7 @@ from common import write_results
 from sklearn.linear_model import RidgeCV
 from sklearn.metrics import r2_score
 
-from therapy_utils import data, evaluate, simulate, train, truth
+from therapy_utils import data, evaluate, outcome, simulate, train, truth
 from therapy_utils.compare import against_baseline, format_mean_sd, winners_curse
 from therapy_utils.model import ModelConfig
 
@@ -83,7 +83,7 @@ def generator_features(params: simulate.SimulatorParams, courses: pd.Series) -> 
         index = {m: i for i, m in enumerate(params.modules)}
         motifs = np.stack([(matrix[:, :3] == [index[m] for m in motif]).all(axis=1) for motif in params.motifs], 1)
     else:
-        motifs = simulate.motif_counts(matrix, params)
+        motifs = outcome.motif_counts(matrix, params)
     counts = evaluate.count_features(courses, params.modules)
     over = lengths - params.fatigue_threshold
     return np.column_stack([motifs, counts, over > 0, np.maximum(over, 0)]).astype(float)

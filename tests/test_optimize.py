@@ -14,7 +14,8 @@ from therapy_utils.optimize import (
     truth_scorer,
     with_severity_tokens,
 )
-from therapy_utils.simulate import _outcome_mean, courses_to_matrix, preset_params, simulate_courses
+from therapy_utils.outcome import outcome_mean
+from therapy_utils.simulate import courses_to_matrix, preset_params, simulate_courses
 from therapy_utils.truth import expected_effectiveness, interventional_effectiveness
 from therapy_utils.widgets import CourseRecommender
 
@@ -70,7 +71,7 @@ def test_interventional_truth_matches_monte_carlo():
     rng = np.random.default_rng(0)
     course = ("N", "O", "A", "B", "A", "F")
     matrix, lengths = courses_to_matrix([course], CONFOUNDED.modules)
-    mean = _outcome_mean(CONFOUNDED, matrix, lengths)[0]  # the simulator's own rule, before severity and noise
+    mean = outcome_mean(CONFOUNDED, matrix, lengths)[0]  # the simulator's own rule, before severity and noise
     levels = rng.choice(CONFOUNDED.severity_levels, size=400_000, p=CONFOUNDED.severity_probs)
     shifted = mean - CONFOUNDED.severity_strength * CONFOUNDED.severity_outcome * levels
     outcomes = np.clip(shifted + rng.normal(0, CONFOUNDED.noise_sd, size=levels.size), 0, 1)

@@ -17,7 +17,7 @@ import pytest
 import torch
 from conftest import CHECKPOINTS, REPO
 
-from therapy_utils import batching, checkpoints, data, evaluate, model, optimize, simulate
+from therapy_utils import batching, checkpoints, data, evaluate, model, optimize, outcome, simulate
 from therapy_utils import truth as ground_truth
 from therapy_utils.model import BEST_CONFIG, build_model
 
@@ -41,7 +41,7 @@ def test_defaults_leave_the_realistic_preset_unchanged():
 def test_stopping_rule_ends_each_course_when_progress_first_reaches_the_threshold():
     courses = simulate.simulate_courses(STOPPING, 5_000, seed=1)
     matrix, lengths = simulate.courses_to_matrix(courses["modules"], STOPPING.modules)
-    a, b = simulate._progress_parts(STOPPING, matrix)
+    a, b = outcome.progress_parts(STOPPING, matrix)
     progress = a + courses["responsiveness"].to_numpy()[:, None] * b
     for row in range(0, 5_000, 50):
         length = lengths[row]

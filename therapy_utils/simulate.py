@@ -27,6 +27,18 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from therapy_utils.outcome import (
+    PHASE_ORDER,
+    class_shift,
+    group_spread,
+    motif_counts,  # noqa: F401  TEMPORARY until notebook 01 is updated
+    outcome_mean,
+    progress_parts,
+    session_curve,
+    step_rows,
+    subtype_effects,
+)
+
 LETTERS: tuple[str, ...] = tuple("ABCDEFGHIJKLMNOPQ")
 ORIGINAL_MOTIFS: tuple[tuple[str, ...], ...] = (
     ("A", "B", "A"),
@@ -46,7 +58,6 @@ MODULE_CATALOGUE: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("maintenance", (("P", "Relapse prevention"), ("Q", "Booster and ending"))),
     ("crisis", (("N", "Safety planning"), ("O", "Crisis intervention"))),
 )
-PHASE_ORDER: tuple[str, ...] = ("engagement", "skills", "cognitive", "exposure", "maintenance")
 CRISIS_GROUP = "crisis"
 
 
@@ -329,11 +340,11 @@ def transition_matrices(params: SimulatorParams) -> tuple[np.ndarray, np.ndarray
     ValueError
         When a subtype or detour option is invalid (e.g. subtype probabilities that do not sum to 1).
     """
-    _check_options(params)
+    check_options(params)
     index = {m: i for i, m in enumerate(params.modules)}
     groups = dict(params.groups)
     flowcharts = [subtype.phases for subtype in params.subtypes] or [PHASE_ORDER]
-    crisis = _spread(params, groups[CRISIS_GROUP]) if CRISIS_GROUP in groups else np.zeros(len(index))
+    crisis = group_spread(params, groups[CRISIS_GROUP]) if CRISIS_GROUP in groups else np.zeros(len(index))
     levels = np.asarray(params.severity_levels, dtype=float)
     extra = params.severity_strength * params.severity_crisis_mass * levels[:, None] * crisis[None, :]
     pairs = [_flowchart(params, phases) for phases in flowcharts]
@@ -342,13 +353,6 @@ def transition_matrices(params: SimulatorParams) -> tuple[np.ndarray, np.ndarray
     starts /= starts.sum(axis=1, keepdims=True)
     trans /= trans.sum(axis=2, keepdims=True)
     return starts, trans
-
-
-def _spread(params: SimulatorParams, members: tuple[str, ...]) -> np.ndarray:
-    """Equal probability over ``members``, zero elsewhere."""
-    row = np.zeros(len(params.modules))
-    row[[params.modules.index(m) for m in members]] = 1.0 / len(members)
-    return row
 
 
 def _flowchart(params: SimulatorParams, phases: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
@@ -366,15 +370,15 @@ def _flowchart(params: SimulatorParams, phases: tuple[str, ...]) -> tuple[np.nda
     for i, module in enumerate(params.modules):
         group = group_of[module]
         if group in next_group:
-            base[i] = (params.group_stickiness * _spread(params, groups[group])
-                       + params.phase_advance * _spread(params, groups[next_group[group]]) + background * uniform)
+            base[i] = (params.group_stickiness * group_spread(params, groups[group])
+                       + params.phase_advance * group_spread(params, groups[next_group[group]]) + background * uniform)
         else:
             base[i] = ((params.group_stickiness + params.phase_advance)
-                       * _spread(params, groups[next_group[CRISIS_GROUP]]) + background * uniform)
+                       * group_spread(params, groups[next_group[CRISIS_GROUP]]) + background * uniform)
     for motif in params.motifs:
         for a, b in pairwise(motif):
             base[params.modules.index(a), params.modules.index(b)] += params.motif_affinity
-    start = (params.start_in_first_phase * _spread(params, groups[phases[0]])
+    start = (params.start_in_first_phase * group_spread(params, groups[phases[0]])
              + (1 - params.start_in_first_phase) * uniform)
     return start, base
 
@@ -396,7 +400,7 @@ def _simulate_markov(params: SimulatorParams, n: int, seed: int) -> pd.DataFrame
     interim = params.nonresponse_below is not None
     responsiveness = _draw_responsiveness(params, rng, n) if interim else None  # needed while the course runs
     start_table = _stacked_cdf(starts)
-    step_table = _stacked_cdf(_step_rows(params, trans).reshape(-1, n_modules))
+    step_table = _stacked_cdf(step_rows(params, trans).reshape(-1, n_modules))
     matrix = np.empty((n, params.max_length), dtype=np.int8 if n_modules < 127 else np.int64)
     matrix[:, 0] = _inverse_cdf(start_table, latent, rng.random(n), n_modules)
     anchor = matrix[:, 0].astype(np.int64)  # where the flowchart is: the last module that was not a detour
@@ -424,8 +428,8 @@ def _simulate_markov(params: SimulatorParams, n: int, seed: int) -> pd.DataFrame
     if params.noise_sd_per_session:  # the same draws, rescaled: with 0 every course keeps noise_sd's draw exactly
         noise = noise * (noise_sd_for_length(params, lengths) / params.noise_sd)
     matrix[np.arange(params.max_length)[None, :] >= lengths[:, None]] = -1
-    mean = (_outcome_mean(params, matrix, lengths) + (responsiveness - 1.0) * session_curve(params, lengths)
-            + _subtype_effects(params)[latent[:, None], matrix].sum(axis=1) - _class_shift(params)[latent])
+    mean = (outcome_mean(params, matrix, lengths) + (responsiveness - 1.0) * session_curve(params, lengths)
+            + subtype_effects(params)[latent[:, None], matrix].sum(axis=1) - class_shift(params)[latent])
     table = pd.DataFrame({"course_id": np.arange(n), "modules": _matrix_to_courses(matrix, params.modules),
                           "effectiveness": np.clip(mean + noise, 0.0, 1.0),
                           "severity": np.asarray(params.severity_levels)[severity]})
@@ -441,12 +445,12 @@ def _draw_responsiveness(params: SimulatorParams, rng: np.random.Generator, n: i
     return rng.normal(1.0, params.responsiveness_sd, size=n) if params.responsiveness_sd > 0 else np.ones(n)
 
 
-def _uses_flowcharts(params: SimulatorParams) -> bool:
+def uses_flowcharts(params: SimulatorParams) -> bool:
     """Whether subtypes, detours or interim response are on (their ground truth runs the forward algorithm)."""
     return bool(params.subtypes) or params.detour_prob > 0 or params.nonresponse_below is not None
 
 
-def _check_options(params: SimulatorParams) -> None:
+def check_options(params: SimulatorParams) -> None:
     """Refuse option values the simulator cannot honour, naming the value."""
     groups, known = dict(params.groups), set(params.modules)
     if params.subtypes and not np.isclose(sum(s.prob for s in params.subtypes), 1.0):
@@ -468,87 +472,23 @@ def _check_options(params: SimulatorParams) -> None:
     if params.stopping_softness < 0:
         raise ValueError(f"stopping_softness must be at least 0, got {params.stopping_softness!r}")
     if params.stopping_threshold is not None:
-        _refuse_confounding(params)
-
-
-def _subtype_effects(params: SimulatorParams) -> np.ndarray:
-    """Each latent class's extra module effects by index, ``(K, V + 1)``; zeros without subtypes."""
-    n_levels = len(params.severity_levels)
-    extra = np.zeros((max(len(params.subtypes), 1) * n_levels, len(params.modules) + 1))
-    for u, subtype in enumerate(params.subtypes):
-        for module, effect in subtype.module_effects:
-            extra[u * n_levels:(u + 1) * n_levels, params.modules.index(module)] += effect
-    return extra
-
-
-def _class_shift(params: SimulatorParams) -> np.ndarray:
-    """What each latent class's severity takes off the outcome, ``(K,)``."""
-    levels = np.asarray(params.severity_levels, dtype=float)
-    return np.tile(params.severity_strength * params.severity_outcome * levels, max(len(params.subtypes), 1))
-
-
-def _class_prior(params: SimulatorParams) -> np.ndarray:
-    """P(latent class) = P(subtype) · P(severity), ``(K,)``."""
-    subtype_probs = [s.prob for s in params.subtypes] or [1.0]
-    return np.outer(subtype_probs, params.severity_probs).ravel()
-
-
-def _step_rows(params: SimulatorParams, trans: np.ndarray) -> np.ndarray:
-    """Transition rows ``(F, K, V, V)``: F = 1, or 2 with interim response (index 1: the patient is not responding).
-
-    Not responding moves ``nonresponse_shift`` of each row to the first group of the class's flowchart.
-    """
-    if params.nonresponse_below is None:
-        return trans[None]
-    groups, n_levels = dict(params.groups), len(params.severity_levels)
-    flowcharts = [subtype.phases for subtype in params.subtypes] or [PHASE_ORDER]
-    first = [next(p for p in phases if p in groups) for phases in flowcharts]
-    engage = np.repeat([_spread(params, groups[phase]) for phase in first], n_levels, axis=0)
-    shifted = (1 - params.nonresponse_shift) * trans + params.nonresponse_shift * engage[:, None, :]
-    return np.stack([trans, shifted])
+        refuse_confounding(params)
 
 
 def _not_responding(params: SimulatorParams, prefix: np.ndarray, latent: np.ndarray,
                     responsiveness: np.ndarray) -> np.ndarray:
     """Whether each patient's progress after the sessions in ``prefix`` is still below ``nonresponse_below``."""
-    a, b = _progress_parts(params, prefix, latent)
+    a, b = progress_parts(params, prefix, latent)
     return (a[:, -1] + responsiveness * b[:, -1] < params.nonresponse_below).astype(np.int64)
 
 
-def session_curve(params: SimulatorParams, lengths: np.ndarray) -> np.ndarray:
-    """What ``lengths`` sessions add for an average patient: rises, then levels off (09_optimizing_courses)."""
-    return params.session_gain * (1.0 - np.exp(-np.asarray(lengths, dtype=float) / params.session_scale))
-
-
-def _progress_parts(params: SimulatorParams, matrix: np.ndarray,
-                    latent: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Expected progress after each prefix length t = 1..T as ``a + r * b``: ``a`` and ``b``, shape ``(n, T)``.
-
-    ``a`` holds base, module effects (a subtype's own too, given each course's ``latent`` class), motifs completed
-    so far and fatigue; ``b`` the sessions' curve, which a patient's responsiveness ``r`` scales.
-    """
-    n, width = matrix.shape
-    effects = _effect_table(params)[matrix]
-    if latent is not None and params.subtypes:
-        effects = effects + _subtype_effects(params)[latent[:, None], matrix]
-    a = params.base_mean + effects.cumsum(axis=1)
-    for motif in params.motifs:
-        completed = np.zeros((n, width))  # a motif counts from the session that completes it
-        completed[:, len(motif) - 1:] = motif_hits(matrix, params, motif)
-        a += params.motif_boost * completed.cumsum(axis=1)
-    t = np.arange(1, width + 1)
-    a -= params.fatigue_step * (t > params.fatigue_threshold) + params.fatigue_per_session * np.maximum(
-        t - params.fatigue_threshold, 0)
-    return a, np.broadcast_to(session_curve(params, t), (n, width))
-
-
-def _refuse_confounding(params: SimulatorParams) -> None:
+def refuse_confounding(params: SimulatorParams) -> None:
     """The stopping rule's ground truth assumes one population with a fixed flowchart; say so instead of being
     silently wrong."""
     if params.severity_strength != 0:
         raise ValueError(f"the stopping rule needs severity_strength 0 (got {params.severity_strength!r}): "
                          "its ground truth does not model both at once")
-    if _uses_flowcharts(params):
+    if uses_flowcharts(params):
         raise ValueError("the stopping rule needs subtypes, detours and interim response off: its ground truth "
                          "does not model them together")
 
@@ -600,7 +540,7 @@ def interim_progress(params: SimulatorParams, courses: pd.Series | list, respons
         ``(n, max_length)``: progress after sessions 1, 2, ...; NaN after a course's last session.
     """
     matrix, lengths = courses_to_matrix(courses, params.modules)
-    a, b = _progress_parts(params, matrix)
+    a, b = progress_parts(params, matrix)
     progress = a + np.reshape(np.asarray(responsiveness, dtype=float), (-1, 1)) * b
     return np.where(np.arange(matrix.shape[1])[None, :] < lengths[:, None], progress, np.nan)
 
@@ -609,8 +549,8 @@ def _stopping_lengths(params: SimulatorParams, matrix: np.ndarray, responsivenes
                       decisions: np.ndarray | None = None) -> np.ndarray:
     """Each course's length under the stopping rule: the first t ≥ min_length at which it stops (for a hard rule,
     whose progress reaches the threshold; for a soft one, whose uniform in ``decisions`` falls below the chance)."""
-    _refuse_confounding(params)
-    a, b = _progress_parts(params, matrix)
+    refuse_confounding(params)
+    a, b = progress_parts(params, matrix)
     chance = stopping_chance(params, a + np.reshape(responsiveness, (-1, 1)) * b)
     reached = chance >= 1.0 if decisions is None else decisions < chance
     reached[:, : params.min_length - 1] = False
@@ -681,51 +621,3 @@ def courses_to_matrix(courses: pd.Series | list, modules: tuple[str, ...]) -> tu
     return matrix, lengths
 
 
-def motif_hits(matrix: np.ndarray, params: SimulatorParams, motif: tuple[str, ...]) -> np.ndarray:
-    """Where ``motif`` starts in each course: a boolean ``(n, T - len(motif) + 1)`` array (empty if too short)."""
-    index = {m: i for i, m in enumerate(params.modules)}
-    k = len(motif)
-    hit = np.ones((matrix.shape[0], max(matrix.shape[1] - k + 1, 0)), dtype=bool)
-    for offset, module in enumerate(motif):
-        hit &= matrix[:, offset: matrix.shape[1] - k + 1 + offset] == index[module]
-    return hit
-
-
-def motif_counts(matrix: np.ndarray, params: SimulatorParams) -> np.ndarray:
-    """Occurrences of each motif anywhere in each course, in order: shape ``(n, n_motifs)``.
-
-    Parameters
-    ----------
-    matrix : numpy.ndarray
-        ``(n, T)`` module indices, −1 padded (:func:`courses_to_matrix`).
-    params : SimulatorParams
-        Supplies ``motifs`` and the ``modules`` order of the indices.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(n, len(params.motifs))`` int64 counts, overlapping occurrences included, motifs in ``params.motifs`` order.
-    """
-    counts = np.zeros((matrix.shape[0], len(params.motifs)), dtype=np.int64)
-    for j, motif in enumerate(params.motifs):
-        counts[:, j] = motif_hits(matrix, params, motif).sum(axis=1)
-    return counts
-
-
-def _effect_table(params: SimulatorParams) -> np.ndarray:
-    """Each module's effect by index, with a last slot of 0 that the −1 padding picks."""
-    effects = np.zeros(len(params.modules) + 1)
-    for module, effect in params.module_effects:
-        effects[params.modules.index(module)] = effect
-    return effects
-
-
-def _outcome_mean(params: SimulatorParams, matrix: np.ndarray, lengths: np.ndarray,
-                  count_motifs: bool = True) -> np.ndarray:
-    """Mean effectiveness before noise and severity: base, module effects, fatigue and (realistic) motifs anywhere."""
-    mean = params.base_mean + _effect_table(params)[matrix].sum(axis=1)
-    if count_motifs:
-        mean += params.motif_boost * motif_counts(matrix, params).sum(axis=1)
-    mean -= params.fatigue_step * (lengths > params.fatigue_threshold)
-    mean -= params.fatigue_per_session * np.maximum(lengths - params.fatigue_threshold, 0)
-    return mean + session_curve(params, lengths)

@@ -17,22 +17,24 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from therapy_utils.outcome import (
+    class_prior,
+    class_shift,
+    outcome_mean,
+    progress_parts,
+    session_curve,
+    step_rows,
+    subtype_effects,
+)
 from therapy_utils.simulate import (
     SimulatorParams,
-    _check_options,
-    _class_prior,
-    _class_shift,
-    _outcome_mean,
-    _progress_parts,
-    _refuse_confounding,
-    _step_rows,
-    _subtype_effects,
-    _uses_flowcharts,
+    check_options,
     courses_to_matrix,
     noise_sd_for_length,
-    session_curve,
+    refuse_confounding,
     stopping_chance,
     transition_matrices,
+    uses_flowcharts,
 )
 
 
@@ -74,7 +76,7 @@ def severity_posterior(params: SimulatorParams, matrix: np.ndarray, lengths: np.
     numpy.ndarray
         ``(n, len(params.severity_levels))`` posterior probabilities; each row sums to 1.
     """
-    if _uses_flowcharts(params):
+    if uses_flowcharts(params):
         post = _in_chunks(lambda m, n: _flowchart_posterior(params, m, n)[0].sum(axis=(2, 3)), matrix, lengths)
         return post.reshape(len(lengths), -1, len(params.severity_levels)).sum(axis=1)
     starts, trans = transition_matrices(params)
@@ -131,8 +133,8 @@ def _stopping_nodes(params: SimulatorParams, matrix: np.ndarray, lengths: np.nda
     responsiveness ``r`` to an interval; its truncated normal is represented by the midpoints of ``nodes`` equal
     slices in probability space (with 200 nodes, E[y | course] is within 1e-4 of the exact integral in the tests).
     """
-    _refuse_confounding(params)
-    a, b = _progress_parts(params, matrix)
+    refuse_confounding(params)
+    a, b = progress_parts(params, matrix)
     rows, last = np.arange(len(lengths)), lengths - 1
     a_end, b_end = a[rows, last], b[rows, last]
     sd_r = params.responsiveness_sd
@@ -159,7 +161,7 @@ def _soft_stopping_components(params: SimulatorParams, matrix: np.ndarray, lengt
     stopped at L (unless L is ``max_length``): its likelihood given r is the product of those chances
     (``simulate.stopping_chance``), the posterior is the prior N(1, sd²) on the grid times that product.
     """
-    a, b = _progress_parts(params, matrix)
+    a, b = progress_parts(params, matrix)
     rows, last = np.arange(len(lengths)), lengths - 1
     r = 1.0 + params.responsiveness_sd * SOFT_STOPPING_GRID
     log_weight = np.broadcast_to(norm.logpdf(SOFT_STOPPING_GRID), (len(lengths), len(r))).copy()
@@ -200,16 +202,16 @@ def interventional_effectiveness(params: SimulatorParams, courses: pd.Series | l
     matrix, lengths = courses_to_matrix(courses, params.modules)
     if params.preset == "original":
         return _outcome_mixture(params, matrix, lengths).mean()  # no confounder: observing = intervening
-    _check_options(params)
-    prior = _class_prior(params)
+    check_options(params)
+    prior = class_prior(params)
     return (prior[None, :] * clipped_normal_mean(_class_means(params, matrix, lengths),
                                                  _outcome_sd(params, lengths)[:, None])).sum(axis=1)
 
 
 def _class_means(params: SimulatorParams, matrix: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """Mean effectiveness of each course for each latent class (an average patient's responsiveness): ``(n, K)``."""
-    extra = _subtype_effects(params)[:, matrix].sum(axis=2).T  # (n, K)
-    return _outcome_mean(params, matrix, lengths)[:, None] + extra - _class_shift(params)[None, :]
+    extra = subtype_effects(params)[:, matrix].sum(axis=2).T  # (n, K)
+    return outcome_mean(params, matrix, lengths)[:, None] + extra - class_shift(params)[None, :]
 
 
 def _planted_share(params: SimulatorParams, matrix: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -256,7 +258,7 @@ def next_module_distribution(params: SimulatorParams, prefixes: pd.Series | list
     matrix, lengths = courses_to_matrix(prefixes, params.modules)
     if (lengths == 0).any():
         raise ValueError(f"row {int(np.argmax(lengths == 0))}: empty prefix has no last module")
-    if _uses_flowcharts(params):
+    if uses_flowcharts(params):
         return _in_chunks(lambda m, n: _flowchart_posterior(params, m, n)[1], matrix, lengths)
     _, trans = transition_matrices(params)
     post = severity_posterior(params, matrix, lengths)
@@ -286,7 +288,7 @@ def _flowchart_posterior(params: SimulatorParams, matrix: np.ndarray, lengths: n
     nodes, courses of 4 sessions).
     """
     starts, trans = transition_matrices(params)
-    rows = _step_rows(params, trans)  # (F, K, V, V)
+    rows = step_rows(params, trans)  # (F, K, V, V)
     n_classes, n_modules = starts.shape
     r = _responsiveness_nodes(params, nodes)
     detour = np.zeros(n_modules)
@@ -297,7 +299,7 @@ def _flowchart_posterior(params: SimulatorParams, matrix: np.ndarray, lengths: n
     n, idx = len(lengths), np.arange(len(lengths))
     alpha = np.zeros((n, n_classes, len(r), n_modules))
     first = matrix[:, 0]
-    alpha[idx, :, :, first] = (_class_prior(params)[None, :] * starts[:, first].T)[:, :, None] / len(r)
+    alpha[idx, :, :, first] = (class_prior(params)[None, :] * starts[:, first].T)[:, :, None] / len(r)
     for t in range(1, matrix.shape[1]):
         active = lengths > t
         x = np.where(active, matrix[:, t], 0)
@@ -317,7 +319,7 @@ def _flag_function(params: SimulatorParams, matrix: np.ndarray, r: np.ndarray, n
     if params.nonresponse_below is None:
         return lambda t: np.zeros((len(matrix), n_classes, len(r)), dtype=np.int64)
     padded = np.where(matrix >= 0, matrix, 0)
-    parts = [_progress_parts(params, padded, np.full(len(matrix), k)) for k in range(n_classes)]
+    parts = [progress_parts(params, padded, np.full(len(matrix), k)) for k in range(n_classes)]
     a = np.stack([p[0] for p in parts], axis=1)  # (n, K, T)
     b = parts[0][1]  # (n, T), the same for every class
 
@@ -452,13 +454,13 @@ def _outcome_mixture(params: SimulatorParams, matrix: np.ndarray, lengths: np.nd
         if params.noise_sd_per_session:
             raise ValueError("noise_sd_per_session needs the realistic generator; the original's truth has one noise "
                              f"sd (got {params.noise_sd_per_session!r})")
-        mean, planted = _outcome_mean(params, matrix, lengths, count_motifs=False), _planted_share(params, matrix,
+        mean, planted = outcome_mean(params, matrix, lengths, count_motifs=False), _planted_share(params, matrix,
                                                                                                     lengths)
         return OutcomeDistribution(np.stack([planted, 1 - planted], axis=1),
                                    np.stack([mean + params.motif_boost, mean], axis=1), np.full((len(mean), 2),
                                                                                                 params.noise_sd))
     if params.stopping_threshold is not None and params.stopping_softness > 0 and params.responsiveness_sd > 0:
-        _refuse_confounding(params)
+        refuse_confounding(params)
         parts = _in_chunks(lambda m, n: _soft_stopping_components(params, m, n), matrix, lengths)
         sds = np.broadcast_to(noise_sd_for_length(params, lengths)[:, None], parts[:, 1].shape).copy()
         return OutcomeDistribution(parts[:, 0], parts[:, 1], sds)
@@ -467,11 +469,11 @@ def _outcome_mixture(params: SimulatorParams, matrix: np.ndarray, lengths: np.nd
         means = (a_end + b_end)[:, None] if r is None else a_end[:, None] + r * b_end[:, None]
         return OutcomeDistribution(np.full(means.shape, 1 / means.shape[1]), means,
                                    np.broadcast_to(noise_sd_for_length(params, lengths)[:, None], means.shape).copy())
-    if _uses_flowcharts(params):
+    if uses_flowcharts(params):
         parts = _in_chunks(lambda m, n: _flowchart_components(params, m, n), matrix, lengths)
         return OutcomeDistribution(parts[:, 0], parts[:, 1], parts[:, 2])
     levels = np.asarray(params.severity_levels, dtype=float)
-    means = _outcome_mean(params, matrix, lengths)[:, None] - params.severity_strength * params.severity_outcome * (
+    means = outcome_mean(params, matrix, lengths)[:, None] - params.severity_strength * params.severity_outcome * (
         levels[None, :])
     sds = np.broadcast_to(_outcome_sd(params, lengths)[:, None], means.shape)
     return OutcomeDistribution(severity_posterior(params, matrix, lengths), means, np.array(sds))
