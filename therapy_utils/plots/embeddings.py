@@ -1,20 +1,32 @@
-"""Modules as labelled points in 2-D, coloured by their true group (05_module_embeddings, 07)."""
+"""Modules as labelled points in 2-D, coloured by their true group, and their clustered similarity (05, 07)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.transforms import Bbox
 
-from therapy_utils.plots.palette import group_palette
+from therapy_utils.plots.palette import group_handles, group_palette
+
+MARKER_SIZE = 90  # scatter marker area, points²
+# label directions around a point, in order of preference: the four diagonals, then the four sides, then between
+_ANGLES = np.deg2rad([45, 135, -45, -135, 0, 90, 180, -90, 22.5, 157.5, -22.5, -157.5, 67.5, 112.5, -67.5, -112.5])
+_GAPS = (3, 10, 18, 28, 40, 55, 72)  # distances (points) from the marker's edge to the label, tried in turn
 
 
 def embedding_map_figure(coords: pd.DataFrame, groups: Mapping[str, str] | None = None,
                          title: str = "Therapy module embeddings (t-SNE)") -> Figure:
-    """Modules as labelled points in 2-D, coloured by group when the truth is known.
+    """Modules as labelled points in 2-D, coloured by group when the truth is known (05_module_embeddings).
+
+    Points that lie on top of each other stay readable: every label is placed where it overlaps no other label and
+    no point (:func:`label_offsets`), with a thin leader line when it had to move away from its point.
 
     Parameters
     ----------
@@ -32,52 +44,145 @@ def embedding_map_figure(coords: pd.DataFrame, groups: Mapping[str, str] | None 
         One scatter plot, each point labelled with its module name.
     """
     fig = Figure(figsize=(7, 6), dpi=100)
+    FigureCanvasAgg(fig)  # a renderer, to measure the labels
     ax = fig.subplots()
     hue = [groups.get(m, "?") for m in coords.index] if groups else None
     palette = group_palette(groups.values()) if groups else None
     sns.scatterplot(data=coords, x="x", y="y", hue=hue, hue_order=list(palette) if palette else None,
-                    palette=palette, s=120, ax=ax, legend=bool(groups))
-    for module, offset in label_offsets(coords[["x", "y"]]).items():
-        ax.annotate(module, tuple(coords.loc[module, ["x", "y"]]), xytext=offset, textcoords="offset points")
+                    palette=palette, s=MARKER_SIZE, alpha=0.8, edgecolor="white", linewidth=0.8, zorder=3, ax=ax,
+                    legend=bool(groups))
+    ax.margins(0.1)
     x_label, y_label = coords.attrs.get("axis_labels", ("dimension 1", "dimension 2"))
     ax.set(title=title, xlabel=x_label, ylabel=y_label)
     if groups:
         sns.move_legend(ax, "upper left", bbox_to_anchor=(1, 1), title="true group")
-    fig.tight_layout()
+    fig.tight_layout()  # the labels go in last, once the axes have their final size
+    points = ax.transData.transform(coords[["x", "y"]].to_numpy(dtype=float))
+    for module, (dx, dy, leader) in label_offsets(ax, coords[["x", "y"]]).items():
+        at = points[coords.index.get_loc(module)]
+        x, y = ax.transData.inverted().transform(at + np.array([dx, dy]) * fig.dpi / 72)
+        ax.text(x, y, module, ha="center", va="center", zorder=4,  # a light backing hides the leader's end
+                bbox={"boxstyle": "round,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
+        if leader:  # from the point towards the label, drawn under the markers
+            ax.plot([coords.loc[module, "x"], x], [coords.loc[module, "y"], y], color="0.45", lw=0.8, zorder=2)
     return fig
 
 
-def label_offsets(coords: pd.DataFrame, min_gap: float = 0.05) -> dict[str, tuple[int, int]]:
-    """Text offsets (points) that keep point labels apart (05_module_embeddings).
+def _box(centre: np.ndarray, size: np.ndarray, pad: float = 0.0) -> Bbox:
+    return Bbox([centre - size / 2 - pad, centre + size / 2 + pad])
 
-    Each label takes the first side — upper right, upper left, lower right, lower left — where it lands at least
-    ``min_gap`` (a share of the plot's span) from the labels placed so far and from every other point.
+
+def _distance(box: Bbox, point: np.ndarray) -> float:
+    nearest = np.clip(point, [box.x0, box.y0], [box.x1, box.y1])
+    return float(np.hypot(*(nearest - point)))
+
+
+def _covers_point(box: Bbox, point: np.ndarray, radius: float) -> bool:
+    return _distance(box, point) < radius
+
+
+def label_offsets(ax: Axes, coords: pd.DataFrame,
+                  marker_size: float = MARKER_SIZE) -> dict[str, tuple[float, float, bool]]:
+    """Where each point's label goes so that no two labels overlap and no label covers a point (05_module_embeddings).
+
+    Works in display units on the drawn axes: each label's size is measured with the figure's renderer, then the
+    most crowded points choose first, taking the nearest free spot — a diagonal first, then a side — on rings that
+    grow away from the point, inside the axes. A label that had to move past the first ring gets a leader line, and
+    so does one that another point comes about as close to as its own (it is moved a ring out, so the line shows).
 
     Parameters
     ----------
+    ax : matplotlib.axes.Axes
+        The axes the points are drawn on, already at their final size (after ``tight_layout``).
     coords : pandas.DataFrame
-        Point positions, shape (points, 2), indexed by label (module name).
-    min_gap : float, default=0.05
-        Least distance from a label to other labels and points, as a share of the larger axis span.
+        Point positions in data units, shape (points, 2), indexed by label (module name).
+    marker_size : float, default=MARKER_SIZE
+        The markers' area in points², as passed to ``scatter(s=...)``: labels keep clear of every marker.
 
     Returns
     -------
-    dict[str, tuple[int, int]]
-        Per label, its (x, y) text offset in points; upper right when no side is clear.
+    dict[str, tuple[float, float, bool]]
+        Per label, the offset (points) from its point to the label's centre, and whether it needs a leader line.
     """
-    sides = [(5, 5), (-14, 5), (5, -15), (-14, -15)]
-    points = coords.to_numpy() / (float(np.ptp(coords.to_numpy(), axis=0).max()) or 1.0)
-    per_point = 0.0025  # a text offset of one point is about this share of a 7-inch figure's span
-    labels: list[np.ndarray] = []
-    offsets = {}
-    for index, module in enumerate(coords.index):
-        others = np.delete(points, index, axis=0)
+    renderer = ax.figure.canvas.get_renderer()
+    to_pixels = ax.figure.dpi / 72
+    points = ax.transData.transform(coords.to_numpy(dtype=float))
+    radius = np.sqrt(marker_size) / 2 * to_pixels
+    frame = ax.get_window_extent(renderer)
+    sizes = {}
+    for module in coords.index:  # measure each label as it will be drawn
+        text = ax.text(0, 0, str(module), ha="center", va="center")
+        extent = text.get_window_extent(renderer)
+        sizes[module] = np.array([extent.width, extent.height])
+        text.remove()
+    distances = np.hypot(*(points[:, None, :] - points[None, :, :]).transpose(2, 0, 1))
+    crowding = np.sort(distances, axis=1)[:, 1] if len(points) > 1 else np.zeros(len(points))
+    placed: list[Bbox] = []
+    offsets: dict[str, tuple[float, float, bool]] = {}
+    for index in np.argsort(crowding, kind="stable"):
+        module, size = coords.index[index], sizes[coords.index[index]]
+        mine, others = points[index], np.delete(points, index, axis=0)
+        best, best_cost = None, np.inf
+        for ring, gap in enumerate(_GAPS):
+            for angle in _ANGLES:
+                direction = np.array([np.cos(angle), np.sin(angle)])
+                shift = direction * (radius + gap * to_pixels) + np.sign(np.round(direction, 6)) * size / 2
+                box = _box(points[index] + shift, size)
+                # next to its point, a label that another point comes as close to is ambiguous: move it out a ring
+                # further, where its leader line shows which point it names
+                ambiguous = min((_distance(box, p) for p in others), default=np.inf) < _distance(box, mine) + 2 * radius
+                cost = _overlap_cost(box, placed, points, radius, frame) + (0.5 if ambiguous and ring == 0 else 0.0)
+                if cost < best_cost:
+                    best, best_cost = (shift, ring > 0 or ambiguous), cost
+                if cost == 0:
+                    break
+            if best_cost == 0:
+                break
+        shift, leader = best
+        placed.append(_box(points[index] + shift, size))
+        offsets[module] = (float(shift[0] / to_pixels), float(shift[1] / to_pixels), bool(leader))
+    return {module: offsets[module] for module in coords.index}
 
-        def clear(side: tuple[int, int], at: np.ndarray = points[index], others: np.ndarray = others) -> bool:
-            spot = at + np.array(side) * per_point
-            return all(np.linalg.norm(spot - other) >= min_gap for other in [*labels, *others])
 
-        side = next((side for side in sides if clear(side)), sides[0])
-        offsets[module] = side
-        labels.append(points[index] + np.array(side) * per_point)
-    return offsets
+def _overlap_cost(box: Bbox, placed: list[Bbox], points: np.ndarray, radius: float, frame: Bbox) -> float:
+    """0 for a free spot; otherwise how badly it collides (other labels, points, the axes' edge)."""
+    padded = _box(np.array([box.x0 + box.x1, box.y0 + box.y1]) / 2, np.array([box.width, box.height]), pad=2)
+    cost = sum(1.0 for other in placed if padded.overlaps(other))
+    cost += sum(1.0 for point in points if _covers_point(padded, point, radius))
+    inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+    return cost + (0.0 if inside else 10.0)
+
+
+def similarity_clustermap(similarity: pd.DataFrame, groups: Mapping[str, str],
+                          title: str = "Cosine similarity of module embeddings") -> sns.matrix.ClusterGrid:
+    """The modules' cosine similarity, clustered, with each row's true group as a colour strip (05_module_embeddings).
+
+    The colour bar and the group legend sit to the right of the heat map, clear of both dendrograms and of the
+    module labels.
+
+    Parameters
+    ----------
+    similarity : pandas.DataFrame
+        Modules × modules cosine similarity, e.g. from ``embeddings.similarity_matrix``.
+    groups : Mapping[str, str]
+        True group of each module: the strip left of the rows, in the series' group colours.
+    title : str, default="Cosine similarity of module embeddings"
+        The figure's title.
+
+    Returns
+    -------
+    seaborn.matrix.ClusterGrid
+        The clustered heat map (``.figure`` is its figure; show it with ``plt.show()``).
+    """
+    palette = group_palette(groups.values())
+    grid = sns.clustermap(similarity, cmap="vlag", vmin=-1, vmax=1, figsize=(8.5, 7), dendrogram_ratio=0.12,
+                          row_colors=similarity.index.map(groups).map(palette),
+                          cbar_kws={"label": "cosine similarity"})
+    grid.figure.subplots_adjust(right=0.74, top=0.93)  # room on the right for the legend and the colour bar
+    grid.ax_cbar.set_position((0.87, 0.1, 0.025, 0.38))
+    grid.figure.suptitle(title)
+    grid.ax_heatmap.set(xlabel="module", ylabel="module")
+    grid.figure.legend(handles=group_handles(palette), title="true group (left strip)", loc="upper left",
+                       bbox_to_anchor=(0.81, 0.9))
+    plt.setp(grid.ax_heatmap.get_yticklabels(), rotation=0)
+    return grid

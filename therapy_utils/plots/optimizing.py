@@ -6,6 +6,30 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
+COLOURS = sns.color_palette("colorblind")
+# one colour per kind of curve in every length figure: the model's, the truth's, a remedy's (colour-blind safe)
+SOURCE_COLOURS = {"model": COLOURS[0], "truth": COLOURS[2], "IPW": COLOURS[1]}
+
+
+def source_colour(source: str, index: int) -> tuple[float, float, float]:
+    """The colour of a curve: by the first word of its source ("model ...", "truth: ...", "IPW, ..."), or the
+    colour-blind palette's next free colour (09_optimizing_courses).
+
+    Parameters
+    ----------
+    source : str
+        The curve's label.
+    index : int
+        Its position among the figure's curves, for a source no first word names.
+
+    Returns
+    -------
+    tuple of float
+        An RGB colour.
+    """
+    first = source.split()[0].rstrip(":,")
+    return SOURCE_COLOURS.get(first, COLOURS[3 + index % 6])
+
 
 def regret_figure(table: pd.DataFrame, title: str = "Recommended vs best courses, judged by the truth") -> Figure:
     """True value of the model's course and of the true optimum per length, and the regret (09_optimizing_courses).
@@ -23,16 +47,19 @@ def regret_figure(table: pd.DataFrame, title: str = "Recommended vs best courses
     matplotlib.figure.Figure
         Two panels: both courses' true values per length, and the regret as bars with a dotted target of 0.02.
     """
-    fig = Figure(figsize=(10, 4), dpi=100)
+    fig = Figure(figsize=(11, 4), dpi=100)
     values_ax, regret_ax = fig.subplots(1, 2)
-    values_ax.plot(table["length"], table["true_optimum_value"], "o-", label="true optimum")
-    values_ax.plot(table["length"], table["model_course_true"], "s--", label="model's recommendation")
-    values_ax.set(title=title, xlabel="course length", ylabel="true expected effectiveness")
-    values_ax.legend()
-    regret_ax.bar(table["length"], table["regret"], color="#c62828")
-    regret_ax.axhline(0.02, color="black", ls=":", label="target 0.02")
-    regret_ax.set(title="Regret", xlabel="course length", ylabel="true optimum − model's course")
-    regret_ax.legend()
+    values_ax.plot(table["length"], table["true_optimum_value"], "o-", color=SOURCE_COLOURS["truth"],
+                   label="true optimum")
+    values_ax.plot(table["length"], table["model_course_true"], "s--", color=SOURCE_COLOURS["model"],
+                   label="model's course (true value)")
+    values_ax.set(title=title, xlabel="course length (modules)", ylabel="true expected effectiveness")
+    values_ax.legend(loc="lower right")
+    regret_ax.bar(table["length"], table["regret"], color=COLOURS[3], label="regret")
+    regret_ax.axhline(0.02, color="black", ls=":", label="target: at most 0.02")
+    regret_ax.set(title="Regret: what trusting the model costs", xlabel="course length (modules)",
+                  ylabel="true optimum − model's course", ylim=(0, 0.03), yticks=[0, 0.01, 0.02, 0.03])
+    regret_ax.legend(loc="upper right")
     fig.tight_layout()
     return fig
 
@@ -51,14 +78,20 @@ def module_effects_figure(effects: pd.DataFrame, title: str = "What appending ea
     Returns
     -------
     matplotlib.figure.Figure
-        Grouped bars: per module, one bar per scorer (column), with a line at zero.
+        Grouped bars: per module, one bar per scorer (column; the truth's hatched), with a line at zero; the legend
+        outside the axes, clear of the bars.
     """
     long = effects.rename_axis("module").reset_index().melt("module", var_name="according to", value_name="effect")
-    fig = Figure(figsize=(10, 4), dpi=100)
+    fig = Figure(figsize=(11, 4.2), dpi=100)
     ax = fig.subplots()
-    sns.barplot(data=long, x="module", y="effect", hue="according to", ax=ax)
+    sns.barplot(data=long, x="module", y="effect", hue="according to", palette=COLOURS[:len(effects.columns)], ax=ax)
+    for bars, column in zip(ax.containers, effects.columns, strict=True):  # the truth's bars hatched, the models' plain
+        for bar in bars:
+            bar.set_hatch("//" if column.startswith("truth") else "")
+            bar.set_edgecolor("white")
     ax.axhline(0, color="black", lw=0.8)
     ax.set(title=title, xlabel="module appended to each test course", ylabel="mean change in effectiveness")
+    sns.move_legend(ax, "upper left", bbox_to_anchor=(1.01, 1), title="according to", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -82,16 +115,19 @@ def length_curve_figure(curves: pd.DataFrame, observed: pd.Series | None = None,
     Returns
     -------
     matplotlib.figure.Figure
-        One line per source with a band of ± 2 standard errors, and ``observed`` as a dotted line.
+        One line per source with a band of ± 2 standard errors, and ``observed`` as a dotted line; each source keeps
+        its colour across figures (:func:`source_colour`), and the legend sits outside the axes.
     """
-    fig = Figure(figsize=(8, 4.5), dpi=100)
+    fig = Figure(figsize=(10, 4.5), dpi=100)
     ax = fig.subplots()
-    for source, curve in curves.groupby("source", sort=False):
-        ax.plot(curve["length"], curve["mean"], "o-", label=source)
-        ax.fill_between(curve["length"], curve["mean"] - 2 * curve["se"], curve["mean"] + 2 * curve["se"], alpha=0.2)
+    for index, (source, curve) in enumerate(curves.groupby("source", sort=False)):
+        colour = source_colour(source, index)
+        ax.plot(curve["length"], curve["mean"], "o-", color=colour, label=source)
+        ax.fill_between(curve["length"], curve["mean"] - 2 * curve["se"], curve["mean"] + 2 * curve["se"],
+                        color=colour, alpha=0.2)
     if observed is not None:
         ax.plot(observed.index, observed.to_numpy(), "k:", marker="x", label="records: mean outcome at that length")
     ax.set(title=title, xlabel="sessions (course length)", ylabel="expected effectiveness")
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=9)
     fig.tight_layout()
     return fig
