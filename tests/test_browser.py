@@ -89,6 +89,17 @@ def expected_predictions(folder: Path, course: tuple[str, ...]) -> list[tuple[fl
     return [(float(p), float(lo), float(hi)) for p, lo, hi in zip(predictions, lower, upper, strict=True)]
 
 
+def expected_next(folder: Path, course: tuple[str, ...]) -> tuple[str, float]:
+    """The model's first choice of a module to append to ``course`` and its gain: the first row of the builder's
+    "What to add next" (the data and model as :func:`expected_predictions` made them)."""
+    params = simulate.preset_params("realistic")
+    courses = data.load_or_simulate(folder / "artifacts" / "realistic_courses.csv", params, 2000, seed=0)
+    net, vocab, _ = train.fit_or_load(courses, folder / "checkpoints" / "realistic_lstm", model.ModelConfig(),
+                                      train.TUTORIAL_TRAIN_CONFIG, seed=0, progress=False)
+    gains = evaluate.next_module_gains(evaluate.model_scorer(net, vocab), course, vocab.modules)
+    return str(gains.index[0]), float(gains.iloc[0])
+
+
 @contextmanager
 def chromium_page(folder: Path, height: int = 1000):
     """A page of Debian's headless Chromium (fresh profile in ``folder``, 1280 px wide), closed in every case; a
@@ -111,20 +122,30 @@ def chromium_page(folder: Path, height: int = 1000):
 
 
 def run_all_cells(page, ready: str = ".tb-prediction") -> None:
-    """Run → Run All Cells once the kernel is idle; retried while the command is not yet enabled."""
+    """Run → Run All Cells once the kernel is idle; retried while the command is not yet enabled, or when a click
+    started nothing: under load the indicator can read idle before the kernel is connected, and Run All then only
+    clears every cell to "[ ]"."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=120_000)
     page.locator(".jp-Notebook .jp-Cell").first.click()  # make the notebook the active panel
+    # a run has started once a cell waits or runs ("[*]"), or once the widget it waits for is there
+    started = page.locator(".jp-Notebook .jp-InputPrompt").filter(has_text="[*]").or_(page.locator(ready))
     for _ in range(10):
         page.get_by_role("menuitem", name="Run", exact=True).click()
         item = page.locator("li[data-command='runmenu:run-all']")
         item.wait_for(state="visible", timeout=10_000)
         if "lm-mod-disabled" not in (item.get_attribute("class") or ""):
             item.click()
+            try:
+                started.first.wait_for(timeout=15_000)
+            except PlaywrightTimeout:
+                continue  # nothing was queued: the command did not reach the notebook, so asking again is safe
             page.locator(ready).wait_for(timeout=120_000)
             return
         page.keyboard.press("Escape")
         page.wait_for_timeout(2_000)
-    raise AssertionError("Run All Cells stayed disabled for 20 s")
+    raise AssertionError("Run All Cells stayed disabled, or started nothing, ten times")
 
 
 def test_builder_shows_the_models_prediction_in_jupyterlab(lab):
@@ -156,9 +177,46 @@ def test_builder_shows_the_models_prediction_in_jupyterlab(lab):
             value, lower, upper = expected[step]
             expect(prediction).to_contain_text(f"Predicted effectiveness: {value:.3f}", timeout=30_000)
             expect(prediction).to_contain_text(f"90% interval (split conformal): {lower:.3f} to {upper:.3f}")
+        # the last step's contributions and "What to add next" arrive after its prediction: wait for them (the model's
+        # first choice for the whole course) before the picture is taken
+        expect(page.locator(".tb-contributions tr")).to_have_count(len(course), timeout=30_000)
+        top, gain = expected_next(folder, course)
+        first_row = re.compile(rf"{top}\s*{re.escape(f'{gain:+.3f}')}")  # e.g. "A +0.094"
+        expect(page.locator(".tb-next tbody tr").first).to_contain_text(first_row, timeout=30_000)
         page.locator(".tb-app").screenshot(path=str(folder / "course_builder.png"))
         if os.environ.get("COURSE_BUILDER_SCREENSHOT"):  # maintainers: refresh the README's picture
             shutil.copy(folder / "course_builder.png", os.environ["COURSE_BUILDER_SCREENSHOT"])
+        assert_simulator_tab_fits(page, folder)
+
+
+# Text that would be cut with an ellipsis if its box were too narrow: labels, slider readouts, the hints
+CUTTABLE = ".widget-label, .widget-readout, .tb-hint .widget-html-content"
+
+
+def assert_simulator_tab_fits(page, folder: Path) -> None:
+    """The Simulator tab in a 1280-px-wide JupyterLab: every label, readout and hint whole, the preset's dropdown, the
+    epochs bar, the button and the plots inside the tab, and a visible hint for each control; a picture of it is
+    left in ``folder/simulator_tab.png``."""
+    from playwright.sync_api import expect
+
+    page.locator(".tb-app .lm-TabBar-tab", has_text="Simulator").click()
+    panel = page.locator(".tb-simulator")
+    expect(panel).to_be_visible(timeout=30_000)
+    page.wait_for_function("() => document.querySelector('.tb-simulator .tb-summary')?.naturalWidth > 0",
+                           timeout=30_000)
+    expect(panel.locator(".tb-hint")).to_have_count(6)  # preset, four sliders, retrain
+    page.locator(".tb-app").screenshot(path=str(folder / "simulator_tab.png"))
+    cut = panel.evaluate(f"""panel => [...panel.querySelectorAll({CUTTABLE!r})]
+        .filter(e => e.offsetParent !== null && e.scrollWidth > e.clientWidth)
+        .map(e => `${{e.textContent.trim()}}: ${{e.scrollWidth}} px in ${{e.clientWidth}} px`)""")
+    assert not cut, f"cut short in the Simulator tab: {cut}"
+    assert panel.evaluate("panel => panel.scrollWidth <= panel.clientWidth"), "the Simulator tab scrolls sideways"
+    box = panel.bounding_box()
+    for selector in (".widget-dropdown select", ".widget-hprogress .progress", ".tb-retrain", ".tb-summary"):
+        inner = panel.locator(selector).bounding_box()
+        assert inner and inner["width"] > 40, f"{selector} is squeezed: {inner}"
+        assert box["x"] <= inner["x"] and inner["x"] + inner["width"] <= box["x"] + box["width"] + 0.5, (
+            f"{selector} sticks out of the Simulator tab: {inner} in {box}")
 
 
 @pytest.mark.parametrize("lab", ["09_optimizing_courses.ipynb"], indirect=True)

@@ -300,6 +300,18 @@ def freeze_all(net):
     net.requires_grad_(False)
 
 
+def two_rates(net, pretrained_lr, head_lr):
+    return torch.optim.Adam([{"params": [*net.embedding.parameters(), *net.lstm.parameters()], "lr": pretrained_lr},
+                             {"params": net.fc.parameters(), "lr": head_lr}])
+
+
+def two_rates_by_name(net, pretrained_lr, head_lr):
+    """Another correct answer: groups by parameter name, SGD instead of Adam, a default lr overridden per group."""
+    head = [p for name, p in net.named_parameters() if name.startswith("fc")]
+    rest = [p for name, p in net.named_parameters() if not name.startswith("fc")]
+    return torch.optim.SGD([{"params": rest}, {"params": head, "lr": head_lr}], lr=pretrained_lr)
+
+
 def scaled_by_rank(residuals, sigmas, new_sigmas, level):
     scores = np.sort(np.abs(residuals) / sigmas)
     return scores[int(np.ceil((len(scores) + 1) * level)) - 1] * np.asarray(new_sigmas)
@@ -342,6 +354,12 @@ FUNCTIONS = [  # (check, correct answers, (typical wrong answer, words its hint 
      [(lambda s, c: -occlusion_loop(s, c), "sign is flipped")]),
     (check.ex07_freeze, [freeze_only_embedding, freeze_by_name],
      [(lambda net: net.lstm.requires_grad_(False), "still changes"), (freeze_all, "nothing is left")]),
+    (check.ex07_param_groups, [two_rates, two_rates_by_name],
+     [(lambda net, a, b: torch.optim.Adam(net.parameters(), lr=a), "head takes head_lr"),
+      (lambda net, a, b: two_rates(net, b, a), "pre-trained parts take pretrained_lr"),
+      (lambda net, a, b: torch.optim.Adam([{"params": net.lstm.parameters(), "lr": a},
+                                           {"params": net.fc.parameters(), "lr": b}]), "in no group"),
+      (lambda net, a, b: "Adam", "return the optimizer")]),
     (check.ex08_paired_p, [paired_p_by_hand, lambda a, b: stats.ttest_rel(a, b).pvalue],
      [(lambda a, b: stats.ttest_ind(a, b).pvalue, "unpaired"), (stats.ttest_rel, "one number"),
       (lambda a, b: paired_p_by_hand(a, b) / 2,
@@ -371,12 +389,22 @@ def test_function_answers(exercise, rights, wrongs):
         verdict_is(exercise(wrong), False, hint)
 
 
+def test_the_zero_shot_check_reads_the_pre_trained_model_against_the_worst_seed():
+    scorer = evaluate.model_scorer(*model.load_checkpoint(CHECKPOINTS / "transfer_pretrained"))
+    verdict_is(check.ex07_zero_shot(200, scorer), True, "0.302", "0.361")
+    verdict_is(check.ex07_zero_shot(..., scorer), False, "no answer yet")
+    verdict_is(check.ex07_zero_shot(100, scorer), False, "below the pre-trained model")  # the mean passes there
+    verdict_is(check.ex07_zero_shot(400, scorer), False, "fewest courses")
+    verdict_is(check.ex07_zero_shot(300, scorer), False, "measured at")
+    verdict_is(check.ex07_zero_shot(200, lambda courses: np.full(len(courses), 0.5)), False, "not a constant")
+
+
 def test_every_check_is_tested_here():
     tested = {f[0].__name__ for f in FUNCTIONS} | {
         "ex01_noise_direction", "ex02_parameter_count", "ex03_accumulate", "ex06_best_next", "ex07_strict_sizes",
         "ex07_courses_for", "ex08_wider_cnn", "ex08_shuffled_vs_ridge", "ex04_oracle_residuals", "ex01_good_course",
         "ex04_model_error", "ex06_close_course", "ex09_overrated", "ex10_disagree", "ex10_least_removed",
-        "ex05_groups", "ex11_misplaced", "ex11_train_calibration"}
+        "ex05_groups", "ex11_misplaced", "ex11_train_calibration", "ex07_zero_shot"}
     assert tested == {name for name in dir(check) if re.fullmatch(r"ex\d\d_\w+", name)}
 
 
@@ -656,7 +684,8 @@ def right_calls() -> dict:
         "ex05_cosine": (cosine_numpy,), "ex05_top_k": (top_k_count,), "ex05_groups": (renamed,),
         "ex06_occlusion": (occlusion_loop,), "ex06_close_course": ("A B A F", shifted(0.005)),
         "ex06_best_next": ("C", ("C", "D")), "ex07_freeze": (freeze_only_embedding,), "ex07_strict_sizes": (set(),),
-        "ex07_courses_for": (800, 0.6), "ex08_paired_p": (paired_p_by_hand,),
+        "ex07_courses_for": (800, 0.6), "ex08_paired_p": (paired_p_by_hand,), "ex07_param_groups": (two_rates,),
+        "ex07_zero_shot": (200, evaluate.model_scorer(*model.load_checkpoint(CHECKPOINTS / "transfer_pretrained"))),
         "ex08_wider_cnn": ({"original": "within noise", "realistic": "within noise"},),
         "ex08_shuffled_vs_ridge": (2,), "ex09_greedy": (greedy, 5),
         "ex09_g_formula": (lambda by, p: sum(p[s] * np.asarray(v) for s, v in by.items()),),

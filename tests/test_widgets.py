@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from conftest import REPO
@@ -165,3 +167,45 @@ def test_retraining_while_a_redraw_is_pending_trains_on_the_sliders_values(train
     assert len(app.simulator.preview) == 300  # retraining redrew first, with the sliders' values
     assert app.builder.params.motif_boost == pytest.approx(0.05)  # the model reports the simulator of its courses
     assert app.simulator._timer is None  # no stale redraw left to replace the courses it trained on
+
+
+# A widget label in JupyterLab is 13 px DejaVu Sans or Helvetica: "Fatigue after" measured 82 px in Chromium (6.3 px a
+# character); 8.5 px a character leaves room for a wider font. The default 80 px cut it to "Fatigue af…".
+LABEL_PX_PER_CHARACTER = 8.5
+
+
+def pixels(width: str) -> float:
+    assert width.endswith("px"), f"a width in px, not {width!r}"
+    return float(width.removesuffix("px"))
+
+
+def test_every_simulator_label_is_wide_enough_for_its_text(app):
+    controls = [*app.simulator.controls, app.simulator.progress]
+    assert [c.description for c in controls] == ["Preset", "Courses", "Motif boost", "Noise sd", "Fatigue after",
+                                                 "Epochs"]
+    for control in controls:
+        width = control.style.description_width
+        needed = LABEL_PX_PER_CHARACTER * len(control.description)
+        assert width == "initial" or pixels(width) >= needed, f"{control.description!r}: {width} < {needed} px"
+    for control in app.simulator.controls:  # what is left beside the label holds the slider and its readout
+        assert pixels(control.layout.width) - pixels(control.style.description_width) >= 200, control.description
+
+
+def test_the_default_label_width_would_cut_the_longest_label():
+    """The check above is not vacuous: ipywidgets' default label width, 80 px, is too narrow for "Fatigue after"."""
+    assert 80 < LABEL_PX_PER_CHARACTER * len("Fatigue after")
+
+
+def test_each_simulator_control_has_a_tooltip_and_a_visible_hint(app):
+    grid = app.simulator.widget.children[0]
+    cells = list(grid.children)
+    controls, hints = cells[0::2], cells[1::2]
+    assert controls[:-1] == list(app.simulator.controls)  # the last row: Retrain and the epochs bar
+    assert app.simulator.retrain_button in controls[-1].children and app.simulator.progress in controls[-1].children
+    assert len(hints) == len(controls)
+    for hint in hints:
+        assert "tb-hint" in hint._dom_classes
+        text = re.sub(r"<[^>]+>", "", hint.value)
+        assert 15 <= len(text) <= 60, f"a one-line hint, not {text!r}"  # one line beside a 360 px control
+    for widget in [*app.simulator.controls, app.simulator.retrain_button, app.simulator.progress]:
+        assert len(widget.tooltip or "") > 20, f"{widget.description!r} has no tooltip"

@@ -676,17 +676,38 @@ def ex05_top_k(function: Callable) -> Verdict:
     return Verdict(True, "equal to evaluate.top_k_hit_rate for k = 1 and 3.")
 
 
+@cache
+def _renamed_population() -> tuple[pd.DataFrame, dict[str, str]]:
+    """Realistic courses whose module letters are renamed by a fixed permutation, and their true groups: a grouping
+    read off notebook 05's printed clusters does not fit them, one computed from the courses does."""
+    params = _realistic()
+    courses = simulate.simulate_courses(params, 2000, seed=5)[["course_id", "modules", "effectiveness"]]
+    renamed = dict(zip(params.modules, np.random.default_rng(5).permutation(list(params.modules)), strict=True))
+    courses = courses.assign(modules=courses["modules"].map(lambda course: tuple(renamed[m] for m in course)))
+    return courses, {renamed[m]: group for m, group in params.group_of().items()}
+
+
 def ex05_groups(labels: object) -> Verdict:
-    """Investigate: group the 17 modules (a dict module → label); passes at ARI ≥ 0.9 against the true groups."""
+    """Investigate: group the 17 modules; passes at ARI ≥ 0.9 against the true groups.
+
+    The exercise asks for a function ``labels(courses)`` → dict module → label, run here on realistic courses whose
+    module letters were renamed (so copying a printed grouping does not pass); a dict is judged against the realistic
+    preset's own groups."""
     if _unanswered(labels):
         return NO_ANSWER
+    truth_groups, renamed = _realistic().group_of(), ""
+    if callable(labels):
+        courses, truth_groups = _renamed_population()
+        labels, problem = _call(labels, courses.copy())
+        if problem:
+            return problem
+        renamed = " on 2,000 courses whose module letters were renamed"
     try:
         if isinstance(labels, str | bytes):
             raise TypeError("text")
         labels = dict(labels)
     except Exception:  # a learner's object: converting it runs its code
         return Verdict(False, f"give a dict module → label, not {type(labels).__name__}.")
-    truth_groups = _realistic().group_of()
     if missing := sorted(set(truth_groups) - set(labels)):
         return Verdict(False, f"no label for {', '.join(missing)}; give every module a group.")
     try:
@@ -694,9 +715,10 @@ def ex05_groups(labels: object) -> Verdict:
     except Exception:  # the learner's labels: comparing them runs their code
         return Verdict(False, "each label must be a single value such as 0 or 'skills', not a list or a table.")
     if ari < 0.9:
-        return Verdict(False, f"your grouping agrees with the true groups at ARI {ari:.2f} (1 = exactly, 0 = chance). "
-                              "The groups show in which module tends to follow which.")
-    return Verdict(True, f"ARI {ari:.2f} against the simulator's true groups.")
+        return Verdict(False, f"your grouping agrees with the true groups{renamed} at ARI {ari:.2f} (1 = exactly, "
+                              "0 = chance). Compute it from the courses you are given: the groups show in which "
+                              "module tends to follow which.")
+    return Verdict(True, f"ARI {ari:.2f} against the simulator's true groups{renamed}.")
 
 
 # 06 · Interactive course builder ------------------------------------------------------------------------------------
@@ -730,8 +752,9 @@ def ex06_close_course(course: object, model_score: Scorer) -> Verdict:
     return Verdict(True, f"the model says {predicted:.3f}, the truth {true:.3f}.")
 
 
-def ex06_best_next(answer: str, course: Sequence[str] = ("C", "D")) -> Verdict:
-    """Predict-then-run: which module does the truth say to add after ``course``?"""
+def ex06_best_next(answer: str, course: Sequence[str] = ("C", "D"), model_score: Scorer | None = None) -> Verdict:
+    """Predict-then-run: which module does the truth say to add after ``course``? With ``model_score`` (the
+    notebook's model, see :func:`_model_check`), a right answer also says where the model ranks that module."""
     if _unanswered(answer):
         return NO_ANSWER
     course, problem = _course(course)
@@ -746,7 +769,20 @@ def ex06_best_next(answer: str, course: Sequence[str] = ("C", "D")) -> Verdict:
         return Verdict(False, f"adding {module} gains {gains[module]:+.3f} in the truth; another module gains more. "
                               + ("Which motif has the course already begun?" if begun else
                                  "Compare every module's gain with evaluate.next_module_gains."))
-    return Verdict(True, f"adding {module} gains {gains[module]:+.3f}, the most of any module.")
+    verdict = f"adding {module} gains {gains[module]:+.3f}, the most of any module."
+    if model_score is None:
+        return Verdict(True, verdict)
+    _, problem = _model_check(_batch_scores(model_score))
+    scores, problem = (None, problem) if problem else _batch_scores(model_score)(
+        [course, *((*course, m) for m in simulate.LETTERS)])
+    if problem:
+        return problem
+    model_gains = pd.Series(scores[1:] - scores[0], index=simulate.LETTERS).sort_values(ascending=False, kind="stable")
+    rank, top = model_gains.index.get_loc(module) + 1, model_gains.index[0]
+    if rank == 1:
+        return Verdict(True, verdict + f" The model agrees: it is its first choice too ({model_gains[top]:+.3f}).")
+    return Verdict(True, verdict + f" The model ranks it {rank} of {len(model_gains)} ({model_gains[module]:+.3f}); "
+                                   f"its first choice is {top} ({model_gains[top]:+.3f}).")
 
 
 # 07 · Transfer learning ---------------------------------------------------------------------------------------------
@@ -790,7 +826,8 @@ def _strict_verdicts(alpha: float) -> pd.Series:
 
 
 def ex07_strict_sizes(answer: object) -> Verdict:
-    """Predict-then-run: at which sizes is the fine-tuned model higher than random with the stricter ``alpha=0.01``?"""
+    """Predict-then-run: at which sizes is the fine-tuned model higher than its control (random at the same small
+    step) with the stricter ``alpha=0.01``, its six sizes one family?"""
     if _unanswered(answer):
         return NO_ANSWER
     verdicts = _strict_verdicts(0.01)
@@ -846,6 +883,87 @@ def ex07_courses_for(answer: int, target: float = 0.6) -> Verdict:
                               + ("it reaches the target, but is that the fewest courses?" if reached
                                  else f"short of {target}."))
     return Verdict(True, f"{expected} courses: the worst of the seeds has R² {worst[expected]:.3f}.")
+
+
+def ex07_param_groups(function: Callable) -> Verdict:
+    """Build: ``function(net, pretrained_lr, head_lr)`` returns an optimizer whose parameter groups give the
+    pre-trained parts (embedding table and LSTM) ``pretrained_lr`` and the fresh head ``head_lr``, each parameter in
+    exactly one group (07_transfer_learning writes out one group per part at one rate; this asks for two rates)."""
+    if _unanswered(function) or not callable(function):
+        return _call(function)[1]
+    net = model.build_model(18, model.ModelConfig(), torch.Generator().manual_seed(0))
+    optimizer, problem = _call(function, net, 3e-4, 1e-3)
+    if problem:
+        return problem
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        return Verdict(False, f"return the optimizer, e.g. torch.optim.Adam([{{'params': ..., 'lr': ...}}, ...]), "
+                              f"not {_show(optimizer)}.")
+    names = {id(p): name for name, p in net.named_parameters()}
+    rates: dict[str, float] = {}
+    for group in optimizer.param_groups:
+        for parameter in group["params"]:
+            name = names.get(id(parameter))
+            if name is None:
+                return Verdict(False, "the optimizer holds a tensor that is not one of net's parameters: pass "
+                                      "net's own (net.embedding.parameters(), net.lstm.parameters(), ...).")
+            if name in rates:
+                return Verdict(False, f"{name} is in two groups: put every parameter in exactly one.")
+            rates[name] = float(group["lr"])
+    if missing := [name for name in names.values() if name not in rates]:
+        return Verdict(False, f"{missing[0]} is in no group, so it would never learn.")
+    for name, rate in rates.items():
+        head = name.startswith("fc")
+        if not np.isclose(rate, 1e-3 if head else 3e-4, rtol=1e-9, atol=0):
+            return Verdict(False, f"{name} steps at {rate:g}: " + ("the fresh head takes head_lr." if head else
+                                                                   "the pre-trained parts take pretrained_lr."))
+    return Verdict(True, "the embedding table and the LSTM step at pretrained_lr, the fresh head at head_lr, every "
+                         "parameter in one group.")
+
+
+def _zero_shot_r2(model_score: object) -> tuple[float | None, Verdict | None]:
+    """R² of the learner's scorer on notebook 07's 1,000 fixed target test courses, once it behaves like a model."""
+    from therapy_utils.train import TRANSFER_SETUP
+
+    scores = _batch_scores(model_score)
+    _, problem = _model_check(scores, what="your scorer")
+    if problem:
+        return None, problem
+    test = TRANSFER_SETUP.target()[1]
+    predicted, problem = scores([tuple(course) for course in test["modules"]])
+    return (None, problem) if problem else (float(r2_score(test["effectiveness"], predicted)), None)
+
+
+def ex07_zero_shot(answer: int, model_score: Scorer) -> Verdict:
+    """Investigate: score ``model_score`` (the pre-trained model, no target course seen) on the target's test
+    courses; the fewest target courses at which every seed of random initialisation (saved curves) beats it.
+
+    The worst seed, not the mean, against a score the notebook never prints: the answer is not on the page.
+    """
+    answer, problem = _number(answer, int)
+    if problem:
+        return problem
+    zero_shot, problem = _zero_shot_r2(model_score)
+    if problem:
+        return problem
+    if zero_shot <= 0:
+        return Verdict(False, f"your scorer's R² on the target's test courses is {zero_shot:.3f}: it learned "
+                              "nothing that carries over — pass the pre-trained model, "
+                              "evaluate.model_scorer(pretrained, vocab).")
+    worst = _transfer_runs().query("model == 'random'").groupby("n")["r2"].min()
+    if answer not in worst.index:
+        return Verdict(False, f"the curves were measured at {list(worst.index)} courses; pick one of those.")
+    if not (worst > zero_shot).any():
+        return Verdict(False, f"random's worst seed beats your scorer ({zero_shot:.3f}) at none of the measured sizes.")
+    expected = int(worst[worst > zero_shot].index.min())
+    if answer != expected:
+        return Verdict(False, f"at {answer} courses random's worst seed has R² {worst[answer]:.3f}: "
+                              + ("every seed beats the pre-trained model there, but is that the fewest courses?"
+                                 if worst[answer] > zero_shot else "below the pre-trained model, used as it is."))
+    before = worst[worst.index < expected]
+    fewer = (f"; at {before.index[-1]} courses one seed has {before.iloc[-1]:.3f}" if len(before) else "")
+    return Verdict(True, f"{expected} courses: used as it is, the pre-trained model scores R² {zero_shot:.3f} on the "
+                         f"target's test courses, and random's worst seed there has {worst[expected]:.3f}{fewer}.")
+
 
 
 # 08 · Model comparison ----------------------------------------------------------------------------------------------

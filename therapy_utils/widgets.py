@@ -14,12 +14,12 @@ from dataclasses import replace
 import ipywidgets as w
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from matplotlib.figure import Figure
 
 from therapy_utils.data import Vocabulary, split_courses
 from therapy_utils.evaluate import model_scorer, next_module_gains, occlusion, predict
 from therapy_utils.model import ModelConfig, SequenceModel
+from therapy_utils.plots.simulation import population_figure
 from therapy_utils.simulate import SimulatorParams, preset_params, simulate_courses
 from therapy_utils.train import TUTORIAL_TRAIN_CONFIG, TrainConfig, fit_new_model
 from therapy_utils.truth import expected_effectiveness, outcome_distribution
@@ -29,11 +29,12 @@ PRESET_CHOICES = ("realistic", "original")
 
 
 def _bars(labels: list[str], values: np.ndarray) -> str:
-    """A tiny horizontal bar chart in HTML: green helps, red hurts; no figure round-trip needed."""
+    """A tiny horizontal bar chart in HTML: blue helps, vermilion hurts (colour-blind safe, seaborn's "colorblind"
+    palette); no figure round-trip needed."""
     scale = max(float(np.abs(values).max()), 1e-9)
     rows = []
     for label, value in zip(labels, values, strict=True):
-        colour = "#2e7d32" if value >= 0 else "#c62828"
+        colour = "#0173b2" if value >= 0 else "#d55e00"
         width = round(120 * abs(value) / scale)
         rows.append(f"<tr><td>{html.escape(label)}</td><td style='text-align:right'>{value:+.3f}</td>"
                     f"<td><div style='width:{width}px;height:10px;background:{colour}'></div></td></tr>")
@@ -191,12 +192,49 @@ class CoursePanel:
         self.next_html.value = table.to_html(index=False, float_format=lambda v: f"{v:+.3f}", classes="tb-next-table")
 
 
+# The simulator tab's controls: each label gets DESCRIPTION_WIDTH, wide enough for the longest ("Fatigue after", about
+# 82 px in JupyterLab's 13 px font; the default 80 px cuts it to "Fatigue af…"), and each control CONTROL_WIDTH.
+DESCRIPTION_WIDTH, CONTROL_WIDTH = "120px", "360px"
+# Per label: the visible one-line hint beside the control, and the longer tooltip (hidden on touch screens)
+HINTS = {
+    "Preset": ("which simulator; choosing one resets the sliders",
+               "realistic: groups, phases and motifs anywhere; original: the public script's random courses"),
+    "Courses": ("how many courses to simulate and retrain on",
+                "the number of simulated courses previewed on the right and used by Retrain"),
+    "Motif boost": ("outcome added by a motif such as A→B→A",
+                    "added to a course's expected effectiveness for a planted motif (realistic: each time one occurs)"),
+    "Noise sd": ("spread of outcomes around their true mean",
+                 "standard deviation of the noise added to each course's expected effectiveness"),
+    "Fatigue after": ("sessions after which longer courses lose effect",
+                      "courses longer than this many sessions lose effectiveness (realistic: a little per extra "
+                      "session)"),
+    "Retrain": ("train a new model on these courses for the builder",
+                "train a new model on the simulated courses; the Course builder tab then uses it"),
+}
+
+
+def _control(widget: w.Widget, label: str) -> w.Widget:
+    """A simulator control with its label, its tooltip and a size that shows both whole (06)."""
+    widget.description, widget.tooltip = label, HINTS[label][1]
+    widget.style.description_width = DESCRIPTION_WIDTH
+    widget.layout.width = CONTROL_WIDTH
+    return widget
+
+
+def _hint(text: str) -> w.HTML:
+    """The visible one-line help beside a control (a tooltip shows neither on touch screens nor in pictures)."""
+    return w.HTML(f"<span style='color:var(--jp-ui-font-color2, #616161)'>{html.escape(text)}</span>").add_class(
+        "tb-hint")
+
+
 class SimulatorPanel:
     """The simulator tab: sliders that preview a simulated population, and retraining on it.
 
     A slider redraws once it rests (a debounce timer). Redrawing and retraining share one lock, and retraining
     first cancels a pending redraw and redraws with the sliders' current values, so the model is always trained on
-    the courses of the parameters it reports (06_interactive_course_builder).
+    the courses of the parameters it reports (06_interactive_course_builder). Each control has a tooltip and, beside
+    it, a visible one-line hint (:data:`HINTS`; tooltips show neither on touch screens nor in pictures), and every
+    label :data:`DESCRIPTION_WIDTH`, so that none is cut short in a 1280-px-wide JupyterLab.
 
     Parameters (briefly): ``params`` (SimulatorParams or None) picks the preset and the sliders' start values
     (None: realistic); ``courses`` (pandas.DataFrame) is the preview until the first redraw; ``model_config``
@@ -214,14 +252,19 @@ class SimulatorPanel:
         self.model_config, self.train_config, self.debounce_seconds = model_config, train_config, debounce_seconds
         self._timer: threading.Timer | None = None
         self._lock = threading.RLock()
-        self.preset_picker = w.Dropdown(options=PRESET_CHOICES, value=start.preset, description="Preset")
-        self.n_slider = w.IntSlider(value=2000, min=200, max=5000, step=100, description="Courses")
-        self.motif_slider = w.FloatSlider(value=start.motif_boost, min=0, max=0.3, step=0.01, description="Motif boost")
-        self.noise_slider = w.FloatSlider(value=start.noise_sd, min=0.01, max=0.2, step=0.01, description="Noise sd")
-        self.fatigue_slider = w.IntSlider(value=start.fatigue_threshold, min=4, max=20, description="Fatigue after")
-        self.summary_image = w.Image(format="png").add_class("tb-summary")
-        self.retrain_button = w.Button(description="Retrain", button_style="warning").add_class("tb-retrain")
-        self.progress = w.IntProgress(value=0, min=0, max=train_config.max_epochs, description="Epochs")
+        self.preset_picker = _control(w.Dropdown(options=PRESET_CHOICES, value=start.preset), "Preset")
+        self.n_slider = _control(w.IntSlider(value=2000, min=200, max=5000, step=100), "Courses")
+        self.motif_slider = _control(w.FloatSlider(value=start.motif_boost, min=0, max=0.3, step=0.01), "Motif boost")
+        self.noise_slider = _control(w.FloatSlider(value=start.noise_sd, min=0.01, max=0.2, step=0.01), "Noise sd")
+        self.fatigue_slider = _control(w.IntSlider(value=start.fatigue_threshold, min=4, max=20), "Fatigue after")
+        # the plots at their own size (800 px), smaller only where the tab is narrower
+        image_layout = w.Layout(max_width="100%", align_self="flex-start")
+        self.summary_image = w.Image(format="png", layout=image_layout).add_class("tb-summary")
+        self.retrain_button = w.Button(description="Retrain", button_style="warning", tooltip=HINTS["Retrain"][1],
+                                       layout=w.Layout(width=DESCRIPTION_WIDTH)).add_class("tb-retrain")
+        self.progress = w.IntProgress(value=0, min=0, max=train_config.max_epochs, description="Epochs",
+                                      tooltip="epochs trained so far, out of the most retraining may take",
+                                      style={"description_width": "initial"}, layout=w.Layout(flex="1 1 auto"))
         self.status = w.HTML().add_class("tb-status")
         self.preset_picker.observe(self._preset_changed, names="value")
         for slider in (self.n_slider, self.motif_slider, self.noise_slider, self.fatigue_slider):
@@ -230,9 +273,17 @@ class SimulatorPanel:
 
     @property
     def widget(self) -> w.Widget:
-        sliders = w.VBox([self.preset_picker, self.n_slider, self.motif_slider, self.noise_slider,
-                          self.fatigue_slider, w.HBox([self.retrain_button, self.progress]), self.status])
-        return w.HBox([sliders, self.summary_image])
+        retrain = w.HBox([self.retrain_button, self.progress], layout=w.Layout(width=CONTROL_WIDTH))
+        rows = [(control, _hint(HINTS[control.description][0])) for control in self.controls]
+        rows.append((retrain, _hint(HINTS["Retrain"][0])))
+        grid = w.GridBox([widget for row in rows for widget in row], layout=w.Layout(
+            grid_template_columns=f"{CONTROL_WIDTH} minmax(0, 1fr)", grid_gap="0 12px", align_items="center"))
+        return w.VBox([grid, self.status, self.summary_image]).add_class("tb-simulator")
+
+    @property
+    def controls(self) -> tuple[w.Widget, ...]:
+        """The preset picker and the sliders, in the order the tab shows them."""
+        return (self.preset_picker, self.n_slider, self.motif_slider, self.noise_slider, self.fatigue_slider)
 
     def slider_params(self) -> SimulatorParams:
         """Simulator parameters as the sliders set them."""
@@ -272,14 +323,7 @@ class SimulatorPanel:
             params = self.slider_params()
             self.preview = simulate_courses(params, self.n_slider.value, seed=self.seed)
             self.preview_params = params
-            fig = Figure(figsize=(8, 3))
-            ax_hist, ax_len = fig.subplots(1, 2)
-            sns.histplot(self.preview["effectiveness"], bins=30, ax=ax_hist)
-            ax_hist.set(title=f"{params.preset}: effectiveness", xlabel="effectiveness", ylabel="courses")
-            by_length = self.preview.assign(length=self.preview["modules"].map(len))
-            sns.lineplot(data=by_length, x="length", y="effectiveness", errorbar=None, ax=ax_len)
-            ax_len.set(title="Mean effectiveness by length", xlabel="course length", ylabel="mean effectiveness")
-            fig.tight_layout()
+            fig = population_figure(self.preview, title=f"{params.preset}: effectiveness")
             self.summary_image.value = _figure_png(fig)
 
     def retrain(self) -> None:
