@@ -31,7 +31,6 @@ from therapy_utils.outcome import (
     PHASE_ORDER,
     class_shift,
     group_spread,
-    motif_counts,  # noqa: F401  TEMPORARY until notebook 01 is updated
     outcome_mean,
     progress_parts,
     session_curve,

@@ -109,12 +109,7 @@ def label_offsets(ax: Axes, coords: pd.DataFrame,
     points = ax.transData.transform(coords.to_numpy(dtype=float))
     radius = np.sqrt(marker_size) / 2 * to_pixels
     frame = ax.get_window_extent(renderer)
-    sizes = {}
-    for module in coords.index:  # measure each label as it will be drawn
-        text = ax.text(0, 0, str(module), ha="center", va="center")
-        extent = text.get_window_extent(renderer)
-        sizes[module] = np.array([extent.width, extent.height])
-        text.remove()
+    sizes = {module: _label_size(ax, renderer, str(module)) for module in coords.index}
     distances = np.hypot(*(points[:, None, :] - points[None, :, :]).transpose(2, 0, 1))
     crowding = np.sort(distances, axis=1)[:, 1] if len(points) > 1 else np.zeros(len(points))
     placed: list[Bbox] = []
@@ -142,6 +137,14 @@ def label_offsets(ax: Axes, coords: pd.DataFrame,
         placed.append(_box(points[index] + shift, size))
         offsets[module] = (float(shift[0] / to_pixels), float(shift[1] / to_pixels), bool(leader))
     return {module: offsets[module] for module in coords.index}
+
+
+def _label_size(ax: Axes, renderer, label: str) -> np.ndarray:
+    """A label's width and height in pixels, measured as it will be drawn."""
+    text = ax.text(0, 0, label, ha="center", va="center")
+    extent = text.get_window_extent(renderer)
+    text.remove()
+    return np.array([extent.width, extent.height])
 
 
 def _overlap_cost(box: Bbox, placed: list[Bbox], points: np.ndarray, radius: float, frame: Bbox) -> float:

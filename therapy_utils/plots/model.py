@@ -141,6 +141,18 @@ def _shade(ax, span: tuple[int, int], label: str | None = None) -> None:
                linewidth=0)
 
 
+def _memory_heatmap(fig: Figure, ax, change: np.ndarray, motif: tuple[int, int]) -> None:
+    """Each unit's change of cell state per position (units sorted by their change where the motif completes)."""
+    positions, units = change.shape
+    image = ax.imshow(change[:, np.argsort(change[motif[1]])].T, aspect="auto", cmap="vlag", vmin=-0.6, vmax=0.6,
+                      interpolation="nearest", extent=(-0.5, positions - 0.5, units - 0.5, -0.5))
+    fig.colorbar(image, ax=ax, label="$c_t - c_{t-1}$", pad=0.01, extend="both")
+    ax.add_patch(Rectangle((motif[0] - 0.5, -0.5), motif[1] - motif[0] + 1, units, fill=False, edgecolor="0.1",
+                           linewidth=1.5, linestyle="--"))
+    ax.set(title="What each module writes into each unit's memory (dashed: the motif)", ylabel="unit (sorted)")
+    ax.grid(False)
+
+
 def gate_activity_figure(course: Sequence[str], gates: Mapping[str, np.ndarray], cell: np.ndarray,
                          prediction: Sequence[float], expected: Sequence[float], motif: tuple[int, int],
                          title: str) -> Figure:
@@ -177,15 +189,7 @@ def gate_activity_figure(course: Sequence[str], gates: Mapping[str, np.ndarray],
     change = np.diff(cell, axis=0, prepend=0)
     fig = Figure(figsize=(9, 8.5), dpi=100)
     heat_ax, gate_ax, truth_ax = fig.subplots(3, 1, sharex=True, gridspec_kw={"height_ratios": [1.4, 1, 1]})
-    units = np.argsort(change[motif[1]])
-    image = heat_ax.imshow(change[:, units].T, aspect="auto", cmap="vlag", vmin=-0.6, vmax=0.6,
-                           interpolation="nearest", extent=(-0.5, len(course) - 0.5, cell.shape[1] - 0.5, -0.5))
-    fig.colorbar(image, ax=heat_ax, label="$c_t - c_{t-1}$", pad=0.01, extend="both")
-    heat_ax.add_patch(Rectangle((motif[0] - 0.5, -0.5), motif[1] - motif[0] + 1, cell.shape[1], fill=False,
-                                edgecolor="0.1", linewidth=1.5, linestyle="--"))
-    heat_ax.set(title="What each module writes into each unit's memory (dashed: the motif)",
-                ylabel="unit (sorted)")
-    heat_ax.grid(False)
+    _memory_heatmap(fig, heat_ax, change, motif)
     for colour, (name, values) in zip(colours, gates.items(), strict=False):
         low, mid, high = np.percentile(values, [5, 50, 95], axis=1)
         gate_ax.fill_between(positions, low, high, color=colour, alpha=0.15, linewidth=0)
