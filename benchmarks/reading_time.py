@@ -144,7 +144,8 @@ def instructors_table(estimates: dict[str, dict[str, int]]) -> str:
     speed = json.loads((REPO / "benchmarks" / "results" / "speed.json").read_text())["notebooks"]["seconds"]
     rows = ["| notebook | reading and running | exercises | run time (2-core CPU) |", "|---|---|---|---|"]
     for name, t in estimates.items():
-        rows.append(f"| [{name[:2]}]({name}) | {t['reading_min']} min | {t['exercises_min']} min | "
+        title = nbformat.read(NOTEBOOKS / name, as_version=4).cells[0].source.splitlines()[0].removeprefix("# ")
+        rows.append(f"| [{title}]({name}) | {t['reading_min']} min | {t['exercises_min']} min | "
                     f"{speed[name]:.0f} s |")
     return "\n".join(rows) + "\n"
 
