@@ -60,7 +60,7 @@ def estimate(path: Path) -> dict[str, int]:
 def header_line(times: dict[str, int]) -> str:
     """The header's time line, as every notebook states it."""
     return (f"**Time:** about {times['reading_min']} min to read and run, and about {times['exercises_min']} min for "
-            "the exercises (estimated as the README says).\n\n")
+            "the exercises.\n\n")
 
 
 def with_header(notebook: nbformat.NotebookNode, times: dict[str, int]) -> nbformat.NotebookNode:

@@ -9,11 +9,14 @@ from matplotlib.patches import Patch
 
 from therapy_utils.simulate import preset_params
 
-# One colour per module group, the same in every notebook: seaborn's colour-blind-safe palette (Okabe-Ito-like), its
-# first six in the realistic preset's group order; further groups take its remaining colours, then Set2's.
+# One colour per module group, the same in every notebook: the Okabe-Ito palette (Okabe & Ito 2008), safe for the
+# common colour-vision deficiencies, in the realistic preset's group order; orange (skills) and vermilion (crisis) are
+# its pair that stays apart for red-green deficiencies, and no two groups share a hue family.
+OKABE_ITO: tuple[tuple[float, float, float], ...] = tuple(
+    tuple(int(code[i:i + 2], 16) / 255 for i in (1, 3, 5))
+    for code in ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"))
 GROUP_ORDER = tuple(name for name, _ in preset_params("realistic").groups)
-GROUP_COLOURS: dict[str, tuple[float, float, float]] = dict(zip(GROUP_ORDER, sns.color_palette("colorblind", 10),
-                                                                strict=False))
+GROUP_COLOURS: dict[str, tuple[float, float, float]] = dict(zip(GROUP_ORDER, OKABE_ITO, strict=False))
 
 
 def group_palette(groups: Iterable[str]) -> dict[str, tuple[float, float, float]]:
@@ -30,7 +33,7 @@ def group_palette(groups: Iterable[str]) -> dict[str, tuple[float, float, float]
     dict[str, tuple[float, float, float]]
         One RGB colour per distinct group name, in order of first appearance.
     """
-    spare = iter(sns.color_palette("colorblind", 10)[len(GROUP_ORDER):] + sns.color_palette("Set2", 8))
+    spare = iter(list(OKABE_ITO[len(GROUP_ORDER):]) + sns.color_palette("Set2", 8))
     return {name: GROUP_COLOURS[name] if name in GROUP_COLOURS else next(spare) for name in dict.fromkeys(groups)}
 
 
