@@ -2,9 +2,11 @@
 
 The method (the README states it; a fresh reader's times are in the issue notes that changed it):
 
-- reading = markdown words at 150 words a minute (technical prose with equations reads slower than the 200-250 of
-  plain prose) + 6 s for each line of code (read it, run it, glance at its output) + 1 minute for each figure;
-  the collapsed "For maintainers" note at the end is not counted;
+- reading = markdown words at 110 words a minute (technical prose with equations, read to be understood, is far
+  slower than the 200-250 of plain prose) + 10 s for each line of code (read it, run it, read its output) + 1.5
+  minutes for each figure; the collapsed "For maintainers" note at the end is not counted. The three rates were
+  fitted to four first-time readers' own times for the eleven notebooks (issue 29: 20 to 80 minutes each; this
+  method is within 4 minutes of them on average, 10 at worst);
 - exercises = the sum of the times the exercises themselves state ("*(about N min)*" under each heading);
 - each rounded up to the next 5 minutes.
 
@@ -27,9 +29,24 @@ from common import write_results
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
-WORDS_PER_MINUTE = 150
-SECONDS_PER_CODE_LINE = 6
-MINUTES_PER_FIGURE = 1
+WORDS_PER_MINUTE = 110
+SECONDS_PER_CODE_LINE = 10
+MINUTES_PER_FIGURE = 1.5
+# The calibration (issue 29): each notebook's (words, code lines, figures) as four first-time readers read it, and
+# their own minutes to read and run it (midpoints where a reader gave a range).
+CALIBRATION: dict[str, tuple[int, int, int, float]] = {
+    "01": (1577, 86, 3, 30),
+    "02": (2262, 152, 4, 50),
+    "03": (1832, 140, 2, 40),
+    "04": (1653, 79, 6, 27.5),
+    "05": (2106, 85, 4, 37.5),
+    "06": (1438, 60, 2, 20),
+    "07": (2987, 140, 2, 60),
+    "08": (4122, 183, 2, 80),
+    "09": (2545, 100, 3, 45),
+    "10": (2149, 76, 3, 35),
+    "11": (3265, 152, 3, 60),
+}
 EXERCISE_TIME = re.compile(r"\*\(about (\d+) min\)\*")
 DETAILS = re.compile(r"<details>.*?</details>", re.S)
 TIME_LINE = re.compile(r"\*\*Time:\*\* [^\n]*\n\n")
@@ -55,6 +72,13 @@ def estimate(path: Path) -> dict[str, int]:
     reading = words / WORDS_PER_MINUTE + code_lines * SECONDS_PER_CODE_LINE / 60 + figures * MINUTES_PER_FIGURE
     return {"words": words, "code_lines": code_lines, "figures": figures, "exercise_minutes": exercise_minutes,
             "reading_min": 5 * math.ceil(reading / 5), "exercises_min": 5 * math.ceil(exercise_minutes / 5)}
+
+
+def calibration_error() -> float:
+    """Mean absolute difference, in minutes, between this method and the readers' own reading times."""
+    errors = [abs(words / WORDS_PER_MINUTE + lines * SECONDS_PER_CODE_LINE / 60 + figures * MINUTES_PER_FIGURE - took)
+              for words, lines, figures, took in CALIBRATION.values()]
+    return round(sum(errors) / len(errors), 1)
 
 
 def header_line(times: dict[str, int]) -> str:
@@ -89,7 +113,8 @@ def main() -> None:
     results = {"method": {"words_per_minute": WORDS_PER_MINUTE, "seconds_per_code_line": SECONDS_PER_CODE_LINE,
                           "minutes_per_figure": MINUTES_PER_FIGURE, "rounded_up_to_min": 5},
                "notebooks": estimates,
-               "total_min": sum(t["reading_min"] + t["exercises_min"] for t in estimates.values())}
+               "total_min": sum(t["reading_min"] + t["exercises_min"] for t in estimates.values()),
+               "calibration_mean_abs_error_min": calibration_error()}
     write_results(REPO / "benchmarks" / "results", "reading_time", False, results, table(estimates))
     if args.write:
         for path in paths:
