@@ -136,7 +136,7 @@ def test_layer_norm_by_hand_equals_torch():
 
 @pytest.fixture(scope="module")
 def transfer():
-    """Notebook 07's first-step comparison, with a small pre-trained stand-in (a fresh model: shapes are what count)."""
+    """07's optimizer in its solutions' first-step comparison, with a small pre-trained stand-in (a fresh model)."""
     setup = train.TRANSFER_SETUP
     pool = setup.target()[0]
     vocab = data.Vocabulary(simulate.LETTERS)
@@ -144,9 +144,17 @@ def transfer():
     from therapy_utils.embeddings import embedding_table
     names = {"setup": setup, "vocab": vocab, "pretrained": pretrained, "loaded": embedding_table(pretrained, vocab),
              "SEED": 0, "DEVICE": torch.device("cpu")}
-    namespace = lesson("07_transfer_learning.ipynb", "transfer_optimizer", "package_first_step", "my_first_step",
-                       **names)
+    namespace = lesson("07_transfer_learning.ipynb", "transfer_optimizer", **names)  # the lesson's optimizer
+    namespace = lesson("solutions/07_solutions.ipynb", "groups_by_name", "package_first_step", "my_first_step",
+                       **{name: value for name, value in namespace.items() if name != "__builtins__"})
     return namespace, {"train": pool.iloc[:16], "val": pool.iloc[16:32]}
+
+
+def test_the_solutions_copy_of_the_transfer_optimizer_is_the_lessons():
+    def cell(name):
+        cells = json.loads((REPO / "notebooks" / name).read_text())["cells"]
+        return ["".join(c["source"]) for c in cells if "".join(c["source"]).startswith("def transfer_optimizer(")]
+    assert cell("solutions/07_solutions.ipynb") == cell("07_transfer_learning.ipynb")
 
 
 @pytest.mark.parametrize("start", train.TRANSFER_STARTS)
@@ -200,7 +208,7 @@ def test_single_seed_rows_are_drawn_as_markers_without_a_band():
     assert len(singles) == 1 and singles[0].get_linestyle() == "None" and len(singles[0].get_xdata()) == 3
     legend = [t.get_text() for t in ax.figure.legends[0].get_texts()]
     assert "line and band: mean ± sd over 10 seeds" in legend
-    assert "open marker and bar: mean ± sd over 3 seeds" in legend
+    assert "open marker: mean over 3 seeds (its sd bar can hide behind the marker)" in legend
     assert "cross: a single seed (no spread to show)" in legend
     kinds = comparison.seed_summary(curve_runs().query("model == 'ten seeds'"), "n", "share")["kind"].tolist()
     assert kinds == ["band", "band", "few"]

@@ -21,6 +21,9 @@ CONTROL_COLOUR = (0.45, 0.45, 0.45)  # the control of a one-change comparison, g
 MARKERS = ("o", "s", "D", "^", "v", "P")
 # seaborn's colour-blind-safe palette, reordered so that neighbours differ most (its orange and vermillion apart)
 PALETTE = [sns.color_palette("colorblind")[i] for i in (0, 1, 2, 4, 3, 5, 9, 8)]
+# 08's colours keep one meaning in every figure: blue and orange are the presets, the models take the rest
+PRESET_COLOURS = {"original": PALETTE[0], "realistic": PALETTE[1]}
+MODEL_PALETTE = [sns.color_palette("colorblind")[i] for i in (2, 4, 7, 5, 9, 8)]  # green, pink, grey, brown, …
 # what each way of drawing a point means, for the legends ({} is the number of seeds)
 SEED_KINDS = {"band": "line and band: mean ± sd over {} seeds",
               "few": "open marker and bar: mean ± sd over {} seeds",
@@ -181,11 +184,13 @@ def learning_curve_figure(runs: pd.DataFrame, oracle_r2: float, reference_r2: fl
 
 
 def paired_gain_figure(comparison: pd.DataFrame, by: str = "n",
-                       title: str = "Gain over the control, paired by seed, with family-wise intervals") -> Figure:
-    """Each pair's mean paired difference per size with its family-wise interval (07_transfer_learning).
+                       title: str = "Gain over the control, paired by seed, with family-wise intervals",
+                       ylim: tuple[float, float] = (-0.3, 0.45)) -> Figure:
+    """One panel per pair: the mean paired difference per size with its family-wise interval (07_transfer_learning).
 
     The interval, not the mean, says what the seeds allow: a filled marker is a gap beyond noise after Holm's
-    correction over the whole family, an open one is within noise.
+    correction over the whole family, an open one is within noise. One wide interval would flatten every other
+    marker onto zero, so the shared y-axis is clipped at ``ylim`` and an arrow marks each interval that goes beyond.
 
     Parameters
     ----------
@@ -196,34 +201,45 @@ def paired_gain_figure(comparison: pd.DataFrame, by: str = "n",
         The size column, drawn on a log axis with plain labels.
     title : str, default="Gain over the control, paired by seed, with family-wise intervals"
         The figure's title.
+    ylim : tuple of float, default=(-0.3, 0.45)
+        The y range all panels share; interval ends outside it are clipped and marked with an arrow.
 
     Returns
     -------
     matplotlib.figure.Figure
-        One panel: per pair a colour and marker, its points side by side at each size, a line at zero.
+        One panel per pair (two columns), a line at zero in each; clipped interval ends carry their value.
     """
     pairs = list(dict.fromkeys(zip(comparison["baseline"], comparison["candidate"], strict=True)))
-    fig = Figure(figsize=(9, 5.6), dpi=100)
-    ax = fig.subplots()
-    offsets = np.exp(np.linspace(-0.12, 0.12, len(pairs)))  # side by side on the log axis
-    for i, ((baseline, candidate), colour) in enumerate(zip(pairs, PALETTE, strict=False)):
+    rows = -(-len(pairs) // 2)
+    fig = Figure(figsize=(10, 2.9 * rows + 1.0), dpi=100)
+    axes = fig.subplots(rows, 2, sharex=True, sharey=True, squeeze=False).ravel()
+    low, high = ylim
+    for i, (ax, (baseline, candidate), colour) in enumerate(zip(axes, pairs, PALETTE, strict=False)):
         part = comparison[(comparison["baseline"] == baseline) & (comparison["candidate"] == candidate)]
-        x = part[by].to_numpy(dtype=float) * offsets[i]
-        errors = [part["difference"] - part["ci low"], part["ci high"] - part["difference"]]
-        ax.errorbar(x, part["difference"], yerr=errors, fmt="none", ecolor=colour, capsize=3, lw=1.2)
-        beyond = (part["verdict"] != "within noise").to_numpy()
-        marker = MARKERS[i % len(MARKERS)]
-        ax.plot(x[~beyond], part["difference"][~beyond], marker, mfc="white", color=colour, ms=7)
-        ax.plot(x[beyond], part["difference"][beyond], marker, color=colour, ms=7)
-        ax.plot([], [], marker, color=colour, ls="-", label=f"{candidate} − {baseline}")
-    ax.axhline(0, color="black", lw=0.8)
-    plain_log_axis(ax, comparison[by].unique())
-    ax.set(title=title, xlabel="target training courses (log scale)", ylabel="paired difference in test R²")
+        x, mean = part[by].to_numpy(dtype=float), part["difference"].to_numpy(dtype=float)
+        lo, hi = part["ci low"].clip(low, high).to_numpy(), part["ci high"].clip(low, high).to_numpy()
+        ax.vlines(x, lo, hi, color=colour, lw=1.4)
+        beyond, marker = (part["verdict"] != "within noise").to_numpy(), MARKERS[i % len(MARKERS)]
+        ax.plot(x[~beyond], mean[~beyond], marker, mfc="white", color=colour, ms=7)
+        ax.plot(x[beyond], mean[beyond], marker, color=colour, ms=7)
+        ends = part["ci high"].to_numpy(), part["ci low"].to_numpy()
+        for xi, end, edge in [(xi, end, edge) for edge, side in zip(ylim[::-1], ends, strict=True)
+                              for xi, end in zip(x, side, strict=True) if (end - edge) * np.sign(edge) > 0]:
+            ax.annotate(f"{end:+.2f}", xy=(xi, edge), xytext=(xi * 1.12, edge - np.sign(edge) * 0.08), color=colour,
+                        fontsize="x-small", arrowprops={"arrowstyle": "-|>", "color": colour})  # clipped: its true end
+        ax.axhline(0, color="black", lw=0.8)
+        plain_log_axis(ax, comparison[by].unique())
+        ax.set_title(f"{candidate} − {baseline}", fontsize="medium")
+        ax.set(ylim=(low - 0.02, high + 0.02), xlabel="target training courses (log scale)",
+               ylabel="paired difference in test R²")
+    for ax in axes[len(pairs):]:
+        ax.set_visible(False)
     handles = [Line2D([], [], marker="o", color="grey", ls="none", label="filled: beyond noise (Holm)"),
-               Line2D([], [], marker="o", color="grey", mfc="white", ls="none", label="open: within noise")]
-    ax.legend(handles=ax.get_legend_handles_labels()[0] + handles, fontsize="small", ncol=2, loc="upper center",
-              bbox_to_anchor=(0.5, -0.16))
-    fig.tight_layout()
+               Line2D([], [], marker="o", color="grey", mfc="white", ls="none", label="open: within noise"),
+               Line2D([], [], color="grey", label="family-wise interval; arrow: clipped, with its end")]
+    fig.legend(handles=handles, fontsize="small", ncol=3, loc="lower center")
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig
 
 
@@ -248,19 +264,25 @@ def oracle_share_figure(summary: pd.DataFrame, title: str = "Share of the oracle
     """
     fig = Figure(figsize=(9, 0.32 * summary["model"].nunique() * summary["preset"].nunique() + 1.5), dpi=100)
     ax = fig.subplots()
-    sns.barplot(data=summary, y="model", x="share", hue="preset", ax=ax, orient="h", palette="colorblind")
+    presets = dict.fromkeys(summary["preset"])
+    palette = {preset: PRESET_COLOURS.get(preset, PALETTE[i]) for i, preset in enumerate(presets)}
+    sns.barplot(data=summary, y="model", x="share", hue="preset", ax=ax, orient="h", palette=palette)
     presets = summary.groupby("preset", sort=False)
     bars = ax.containers[:presets.ngroups]  # the bar containers come first, one per preset (hue level)
     for container, (_, part) in zip(bars, presets, strict=True):
         centres = [bar.get_y() + bar.get_height() / 2 for bar in container]
         ax.errorbar(part["share"], centres, xerr=part["share_sd"], fmt="none", ecolor="black", lw=1)
     ax.axvline(1.0, color="black", ls=":", lw=1)
+    ax.annotate("oracle (1.0)", xy=(1.0, 0.99), xycoords=("data", "axes fraction"), ha="right", va="top",
+                rotation=90, fontsize="small")
+    ax.legend(title="preset", loc="lower right")
     ax.set(title=title, xlabel=f"{split} R² / oracle R² (1 = as good as knowing the truth)", ylabel="")
     fig.tight_layout()
     return fig
 
 
-def oracle_share_curve_figure(curve: pd.DataFrame, title: str = "Share of the oracle's R² vs courses") -> Figure:
+def oracle_share_curve_figure(curve: pd.DataFrame, title: str = "Share of the oracle's R² vs courses",
+                              ymin: float | None = None) -> Figure:
     """Share of the oracle's R² against the number of courses (log x), one panel per preset (08_model_comparison).
 
     A mean with a band is drawn only where a model has its full number of seeds; a size run on fewer seeds gets an
@@ -273,32 +295,103 @@ def oracle_share_curve_figure(curve: pd.DataFrame, title: str = "Share of the or
         (test R² / oracle R²); runs with the same preset, model and ``n`` (seeds) give the mean and sd.
     title : str, default="Share of the oracle's R² vs courses"
         The figure's overall title.
+    ymin : float or None, default=None
+        Clip the y-axis here so one erratic small-n model does not squash the rest; a mean below it is marked by
+        an arrow with its value. None shows everything.
 
     Returns
     -------
     matplotlib.figure.Figure
-        One panel per preset (in order of appearance, shared y-axis), one colour-blind-safe colour per model,
+        One panel per preset (in order of appearance, shared y-axis), one colour-blind-safe colour per model (never
+        the presets' blue and orange), models nudged apart on the log axis so equal points do not hide each other,
         one legend below the panels that also says what a band, an open marker and a cross mean.
     """
     presets, models = list(dict.fromkeys(curve["preset"])), list(dict.fromkeys(curve["model"]))
-    colours = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(models)}
+    colours = {name: MODEL_PALETTE[i % len(MODEL_PALETTE)] for i, name in enumerate(models)}
+    nudges = dict(zip(models, np.exp(np.linspace(-0.06, 0.06, len(models))), strict=True))  # side by side (log x)
     fig = Figure(figsize=(5 * len(presets), 4.4 + 0.25 * len(models)), dpi=100)
     axes = np.atleast_1d(fig.subplots(1, len(presets), sharey=True))
     kinds: dict[str, set[int]] = {}
     for ax, preset in zip(axes, presets, strict=True):
         part = curve[curve["preset"] == preset]
         for i, name in enumerate(models):
-            drawn = draw_seed_curve(ax, part[part["model"] == name], "n", "share", colours[name], name,
-                                    MARKERS[i % len(MARKERS)])
+            runs = part[part["model"] == name].assign(n=lambda t, f=nudges[name]: t["n"] * f)
+            drawn = draw_seed_curve(ax, runs, "n", "share", colours[name], name, MARKERS[i % len(MARKERS)])
             kinds = {kind: kinds.get(kind, set()) | drawn.get(kind, set()) for kind in {*kinds, *drawn}}
+            for row in seed_summary(runs, "n", "share").itertuples():
+                if ymin is not None and row.mean < ymin:  # off the clipped axis: an arrow down, with its value
+                    ax.annotate(f"{row.mean:.3f}", xy=(row.n, ymin), xytext=(row.n * 1.08, ymin + 0.12),
+                                color=colours[name], fontsize="small", arrowprops={"arrowstyle": "->",
+                                                                                   "color": colours[name]})
+        if ymin is not None:
+            ax.set_ylim(ymin, 1.04)
         ax.axhline(1.0, color="black", ls=":", lw=1)
         plain_log_axis(ax, curve["n"].unique())
         ax.set(title=f"{preset} preset", xlabel="simulated courses (log scale; 64 % train, 16 % val)",
                ylabel="test R² / oracle R²")
     handles = [Line2D([], [], color=colours[name], marker=MARKERS[i % len(MARKERS)], label=name)
                for i, name in enumerate(models)] + seed_kind_handles(kinds)
+    for handle in handles:  # with few seeds the sd can be shorter than the marker: say so rather than promise a bar
+        seeds = handle.get_label().removeprefix("open marker and bar: mean ± sd over ")
+        if seeds != handle.get_label():
+            handle.set_label(f"open marker: mean over {seeds} (its sd bar can hide behind the marker)")
     # one legend for both panels, below them: inside a panel it would hide the low, noisy small-n points
     fig.legend(handles=handles, loc="lower center", ncol=2, fontsize="small")
     fig.suptitle(title)
     fig.tight_layout(rect=(0, 0.035 * -(-len(handles) // 2) + 0.03, 1, 1))
+    return fig
+
+
+def interval_dot_figure(table: pd.DataFrame, label: str, hue: str, colours: dict[str, object], title: str,
+                        xlabel: str = "paired difference in test share", ylabel: str = "") -> Figure:
+    """Paired differences as dots with their family-wise intervals, one row per ``label`` (08_model_comparison).
+
+    A table of sixteen differences, intervals and p-values is hard to read; dots on one axis with a line at zero
+    show at a glance which gaps the seeds resolve. Filled: beyond noise after Holm's correction over the family;
+    open: within noise.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`compare.paired_comparison`'s table (``difference``, ``ci low``, ``ci high``, ``verdict``) with the
+        columns ``label`` and ``hue``.
+    label : str
+        The column naming each row of the figure (e.g. a short name of the change), top to bottom in table order.
+    hue : str
+        The column whose values get a colour and marker each, drawn side by side within a row (e.g. the preset).
+    colours : dict of str to colour
+        One colour per value of ``hue``, so that a colour means the same thing in every figure of the notebook.
+    title : str
+        The figure's title.
+    xlabel, ylabel : str
+        The axis labels.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One panel with a vertical line at zero and a legend below it.
+    """
+    labels, hues = list(dict.fromkeys(table[label])), list(dict.fromkeys(table[hue]))
+    fig = Figure(figsize=(9, 0.5 * len(labels) * max(len(hues), 2) ** 0.5 + 2.2), dpi=100)
+    ax = fig.subplots()
+    offsets = np.linspace(-0.15, 0.15, len(hues)) if len(hues) > 1 else np.zeros(1)
+    for i, (name, offset) in enumerate(zip(hues, offsets, strict=True)):
+        part, colour, marker = table[table[hue] == name], colours[name], MARKERS[i % len(MARKERS)]
+        y = np.array([labels.index(value) for value in part[label]]) + offset
+        errors = [part["difference"] - part["ci low"], part["ci high"] - part["difference"]]
+        ax.errorbar(part["difference"], y, xerr=errors, fmt="none", ecolor=colour, capsize=3, lw=1.2)
+        beyond = (part["verdict"] != "within noise").to_numpy()
+        ax.plot(part["difference"][~beyond], y[~beyond], marker, mfc="white", color=colour, ms=7, ls="none")
+        ax.plot(part["difference"][beyond], y[beyond], marker, color=colour, ms=7, ls="none")
+        ax.plot([], [], marker, color=colour, ls="-", label=str(name))
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_ylim(len(labels) - 0.5, -0.5)  # the first row on top
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    handles = [Line2D([], [], marker="o", color="grey", ls="none", label="filled: beyond noise (Holm)"),
+               Line2D([], [], marker="o", color="grey", mfc="white", ls="none", label="open: within noise"),
+               Line2D([], [], color="grey", label="bar: family-wise 95 % interval")]
+    fig.legend(handles=ax.get_legend_handles_labels()[0] + handles, fontsize="small", ncol=3, loc="lower center")
+    rows = -(-(len(hues) + 3) // 3)  # the legend's rows, below the panel
+    fig.tight_layout(rect=(0, (0.25 * rows + 0.15) / fig.get_figheight(), 1, 1))
     return fig

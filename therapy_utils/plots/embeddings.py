@@ -57,7 +57,15 @@ def embedding_map_figure(coords: pd.DataFrame, groups: Mapping[str, str] | None 
     if groups:
         sns.move_legend(ax, "upper left", bbox_to_anchor=(1, 1), title="true group")
     fig.tight_layout()  # the labels go in last, once the axes have their final size
-    points = ax.transData.transform(coords[["x", "y"]].to_numpy(dtype=float))
+    points, moved = nudge_apart(ax.transData.transform(coords[["x", "y"]].to_numpy(dtype=float)),
+                                np.sqrt(MARKER_SIZE) * fig.dpi / 72)
+    if moved:  # draw the points where they are visible, and say so: their true positions are one marker closer
+        ax.collections[0].set_offsets(ax.transData.inverted().transform(points))
+        true = coords[["x", "y"]].to_numpy(dtype=float)
+        pairs = ", ".join(f"{coords.index[i]}–{coords.index[j]} ({np.linalg.norm(true[i] - true[j]):.2f})"
+                          for i, j in moved)
+        fig.text(0.01, 0.005, f"Nudged apart to stay visible (true distance): {pairs}", fontsize=8, color="0.3")
+    coords = pd.DataFrame(ax.transData.inverted().transform(points), index=coords.index, columns=["x", "y"])
     for module, (dx, dy, leader) in label_offsets(ax, coords[["x", "y"]]).items():
         at = points[coords.index.get_loc(module)]
         x, y = ax.transData.inverted().transform(at + np.array([dx, dy]) * fig.dpi / 72)
@@ -66,6 +74,44 @@ def embedding_map_figure(coords: pd.DataFrame, groups: Mapping[str, str] | None 
         if leader:  # from the point towards the label, drawn under the markers
             ax.plot([coords.loc[module, "x"], x], [coords.loc[module, "y"], y], color="0.45", lw=0.8, zorder=2)
     return fig
+
+
+def nudge_apart(points: np.ndarray, width: float, rounds: int = 20) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Move points that would hide each other (closer than ``width`` on screen) apart until both markers show, by
+    the least amount, so that a map of 17 modules shows 17 dots (05_module_embeddings).
+
+    Parameters
+    ----------
+    points : numpy.ndarray
+        ``(n, 2)`` screen positions (pixels).
+    width : float
+        A marker's width in pixels: the nearest two points may come without one hiding the other.
+    rounds : int, default=20
+        Passes over all pairs; each moves a too-close pair apart symmetrically.
+
+    Returns
+    -------
+    tuple of numpy.ndarray and list of (int, int)
+        The new positions, and the index pairs that were moved (empty when none were too close).
+    """
+    points = np.array(points, dtype=float)
+    moved: list[tuple[int, int]] = []
+    for _ in range(rounds):
+        changed = False
+        for i in range(len(points)):
+            for j in range(i + 1, len(points)):
+                gap = points[j] - points[i]
+                distance = float(np.hypot(*gap))
+                if distance < 0.8 * width:
+                    direction = gap / distance if distance > 1e-9 else np.array([1.0, 0.0])
+                    shift = direction * (0.8 * width - distance) / 2 + direction * 0.5
+                    points[i] -= shift
+                    points[j] += shift
+                    moved += [(i, j)] if (i, j) not in moved else []
+                    changed = True
+        if not changed:
+            break
+    return points, moved
 
 
 def _box(centre: np.ndarray, size: np.ndarray, pad: float = 0.0) -> Bbox:
@@ -189,3 +235,37 @@ def similarity_clustermap(similarity: pd.DataFrame, groups: Mapping[str, str],
                        bbox_to_anchor=(0.81, 0.9))
     plt.setp(grid.ax_heatmap.get_yticklabels(), rotation=0)
     return grid
+
+
+def two_by_two_figure(table: pd.DataFrame, columns: tuple[str, str] = ("ARI k-means", "cosine to start (mean)"),
+                      title: str = "Two changes, four arms") -> Figure:
+    """A 2 × 2 experiment as heat maps, one per measure: which change (objective, start) moves the number, at a glance
+    (05_module_embeddings).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per arm, indexed by a two-level index (objective, start), with the ``columns`` to draw.
+    columns : tuple of str, default=("ARI k-means", "cosine to start (mean)")
+        The measures, one panel each; both lie in [-1, 1], so one colour scale from 0 to 1 serves.
+    title : str, default="Two changes, four arms"
+        The figure's title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One annotated 2 × 2 heat map per measure: rows the objective, columns the start.
+    """
+    fig = Figure(figsize=(9, 3.4), dpi=100)
+    axes = fig.subplots(1, len(columns))
+    level_names = list(table.index.names)
+    for ax, column in zip(axes, columns, strict=True):
+        grid = table[column].astype(float).unstack(level_names[1])  # unstack sorts: restore the table's order
+        grid = grid.reindex(index=table.index.unique(0), columns=table.index.unique(1))
+        sns.heatmap(grid, ax=ax, annot=True, fmt=".3f", vmin=0, vmax=1, cmap="viridis", cbar=False, square=True,
+                    linewidths=1, annot_kws={"fontsize": 11})
+        ax.set(title=column, xlabel=f"embedding {level_names[1]}", ylabel=level_names[0])
+        ax.tick_params(axis="y", rotation=0)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

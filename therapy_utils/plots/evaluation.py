@@ -186,7 +186,7 @@ def residuals_by_length_figure(lengths: np.ndarray, residuals: np.ndarray, thres
     first_long = next((i for i, length in enumerate(order) if length > threshold), None)
     if first_long is not None:
         ax.axvline(first_long - 0.5, color="black", ls=":", label=f"fatigue penalty after {threshold} sessions")
-        ax.legend(loc="lower left", fontsize=8)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)  # outside: no box over the data
     ax.set(title=title, xlabel="course length (sessions)", ylabel="residual: observed − predicted")
     fig.tight_layout()
     return fig
@@ -255,10 +255,50 @@ def error_by_group_figure(by_group: pd.DataFrame, models: tuple[str, ...] = ("LS
         long = pd.DataFrame({model: by_group[f"{model}_{suffix}"] for model in models}).rename_axis("group")
         long = long.reset_index().melt("group", var_name="model", value_name="value")
         long["group"] = long["group"].astype(str)
-        sns.barplot(data=long, x="group", y="value", hue="model", ax=ax,
+        sns.barplot(data=long, x="group", y="value", hue="model", ax=ax, saturation=1,  # the yardsticks' colours
                     palette={model: predictor_colour(model) for model in models})
         ax.axhline(0, color="black", lw=0.8)
         ax.set(title=ylabel.split(":")[0], xlabel=xlabel, ylabel=ylabel)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def simulator_settings_figure(outcomes: dict[str, np.ndarray], ceilings: pd.Series,
+                              title: str = "One simulator setting, three values") -> Figure:
+    """How one assumption of the simulator shapes the data: the outcomes' distribution and the oracle's R² (the most
+    any model can explain) under a few values of one setting (06_interactive_course_builder).
+
+    The live Simulator tab redraws this for any slider; a static figure keeps the lesson in a viewer without a kernel.
+
+    Parameters
+    ----------
+    outcomes : dict of str to numpy.ndarray
+        Simulated effectiveness per setting, keyed by a label such as ``"motif boost 0.12"``.
+    ceilings : pandas.Series
+        The oracle's R² on the same courses, indexed by the same labels.
+    title : str, default="One simulator setting, three values"
+        The figure's title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Left: one histogram outline per setting. Right: the oracle's R² per setting, as bars.
+    """
+    fig = Figure(figsize=(10, 3.6), dpi=100)
+    ax_dist, ax_r2 = fig.subplots(1, 2, width_ratios=(2, 1))
+    colours = dict(zip(outcomes, sns.color_palette("colorblind"), strict=False))
+    bins = np.linspace(0, 1, 41)
+    for label, values in outcomes.items():
+        ax_dist.hist(values, bins=bins, histtype="step", lw=2, color=colours[label], label=label)
+    ax_dist.set(title="Distribution of the outcomes", xlabel="effectiveness", ylabel="courses")
+    ax_dist.legend(loc="upper left", fontsize=8)
+    ax_r2.bar(range(len(ceilings)), ceilings.to_numpy(), color=[colours[label] for label in ceilings.index])
+    for row, value in enumerate(ceilings.to_numpy()):
+        ax_r2.text(row, value + 0.02, f"{value:.2f}", ha="center", fontsize=9)
+    ax_r2.set_xticks(range(len(ceilings)), [label.split()[-1] for label in ceilings.index])
+    ax_r2.set(title="What any model can explain", xlabel=ceilings.index[0].rsplit(" ", 1)[0],
+              ylabel="oracle's R²", ylim=(0, 1))
     fig.suptitle(title)
     fig.tight_layout()
     return fig

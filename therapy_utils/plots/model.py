@@ -136,20 +136,26 @@ def padding_packing_figure(padded: np.ndarray, lengths: Sequence[int], packed: P
 
 
 def _shade(ax, span: tuple[int, int], label: str | None = None) -> None:
-    """Shade positions ``span[0]`` to ``span[1]`` (0-based, inclusive) of a per-position axis."""
-    ax.axvspan(span[0] - 0.5, span[1] + 0.5, color=sns.color_palette("colorblind")[8], alpha=0.25, label=label,
-               linewidth=0)
+    """Shade positions ``span[0]`` to ``span[1]`` (0-based, inclusive) of a per-position axis in neutral grey."""
+    ax.axvspan(span[0] - 0.5, span[1] + 0.5, color="0.5", alpha=0.18, label=label, linewidth=0)
 
 
-def _memory_heatmap(fig: Figure, ax, change: np.ndarray, motif: tuple[int, int]) -> None:
-    """Each unit's change of cell state per position (units sorted by their change where the motif completes)."""
+def _memory_heatmap(ax, change: np.ndarray, motif: tuple[int, int], course: Sequence[str]) -> None:
+    """Each unit's change of cell state per position (units sorted by their change where the motif completes).
+
+    The colour bar is an inset to the right of the heat map, so the heat map keeps the width of the panels below
+    and its columns line up with their positions.
+    """
     positions, units = change.shape
     image = ax.imshow(change[:, np.argsort(change[motif[1]])].T, aspect="auto", cmap="vlag", vmin=-0.6, vmax=0.6,
                       interpolation="nearest", extent=(-0.5, positions - 0.5, units - 0.5, -0.5))
-    fig.colorbar(image, ax=ax, label="$c_t - c_{t-1}$", pad=0.01, extend="both")
+    colour_bar = ax.figure.colorbar(image, cax=ax.inset_axes((1.015, 0.0, 0.018, 1.0)), extend="both")
+    colour_bar.set_label("$c_t - c_{t-1}$")
     ax.add_patch(Rectangle((motif[0] - 0.5, -0.5), motif[1] - motif[0] + 1, units, fill=False, edgecolor="0.1",
                            linewidth=1.5, linestyle="--"))
-    ax.set(title="What each module writes into each unit's memory (dashed: the motif)", ylabel="unit (sorted)")
+    ax.tick_params(labelbottom=True)
+    ax.set(title="What each module writes into each unit's memory (dashed: the motif)",
+           ylabel=f"unit (sorted by its\nchange at {course[motif[1]]}, pos. {motif[1] + 1})")
     ax.grid(False)
 
 
@@ -175,29 +181,30 @@ def gate_activity_figure(course: Sequence[str], gates: Mapping[str, np.ndarray],
     expected : sequence of float
         The truth for each prefix: the simulator's expected effectiveness of a course made of the modules so far.
     motif : tuple of int
-        First and last position (0-based) of the planted motif, shaded in every panel.
+        First and last position (0-based) of the planted motif, marked in every panel.
     title : str
         The figure's title.
 
     Returns
     -------
     matplotlib.figure.Figure
-        Three panels sharing the positions: each unit's change of cell state (heat map, units sorted by their change
-        where the motif completes), the gates' median and 5–95 % range over units, and prediction vs truth.
+        Three aligned panels sharing the positions (constrained layout, colour bar inset beside the heat map): each
+        unit's change of cell state (units sorted by their change where the motif completes), each gate's median
+        and 5–95 % range over units (gates side by side, one marker each), and prediction vs truth.
     """
     colours, positions = sns.color_palette("colorblind"), np.arange(len(course))
-    change = np.diff(cell, axis=0, prepend=0)
-    fig = Figure(figsize=(9, 8.5), dpi=100)
+    fig = Figure(figsize=(9, 8.5), dpi=100, layout="constrained")
     heat_ax, gate_ax, truth_ax = fig.subplots(3, 1, sharex=True, gridspec_kw={"height_ratios": [1.4, 1, 1]})
-    _memory_heatmap(fig, heat_ax, change, motif)
-    for colour, (name, values) in zip(colours, gates.items(), strict=False):
+    _memory_heatmap(heat_ax, np.diff(cell, axis=0, prepend=0), motif, course)
+    _shade(gate_ax, motif, "planted motif")
+    gate_colours = (colours[0], colours[1], colours[4])  # green and vermilion are the truth panel's
+    for k, (colour, marker, (name, values)) in enumerate(zip(gate_colours, "os^", gates.items(), strict=False)):
         low, mid, high = np.percentile(values, [5, 50, 95], axis=1)
-        gate_ax.fill_between(positions, low, high, color=colour, alpha=0.15, linewidth=0)
-        gate_ax.plot(positions, mid, "o-", color=colour, label=f"{name} gate")
-    _shade(gate_ax, motif)
-    gate_ax.set(title="Gates over the units: median (line) and 5–95 % range (band)", ylabel="gate value",
-                ylim=(0, 1))
-    gate_ax.legend(loc="lower right", ncol=3, fontsize=8)
+        gate_ax.errorbar(positions + (k - 1) * 0.22, mid, yerr=(mid - low, high - mid), fmt=marker, color=colour,
+                         markersize=6, capsize=3, label=f"{name} gate")
+    gate_ax.set(title="Gates over the units: median (marker) and 5–95 % range (bar), side by side",
+                ylabel="gate value", ylim=(0, 1))
+    gate_ax.legend(loc="lower center", ncol=4, fontsize=8)
     _shade(truth_ax, motif, "planted motif")
     truth_ax.plot(positions, expected, "s-", color=colours[2], label="truth: E[y] of the course so far")
     truth_ax.plot(positions, prediction, "o-", color=colours[3], label="model's prediction if it ended here")
@@ -206,7 +213,6 @@ def gate_activity_figure(course: Sequence[str], gates: Mapping[str, np.ndarray],
                  xticklabels=[f"{m}\n{t + 1}" for t, m in enumerate(course)])
     truth_ax.legend(loc="lower right", fontsize=8)
     fig.suptitle(title)
-    fig.tight_layout()
     return fig
 
 

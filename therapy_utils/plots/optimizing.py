@@ -84,7 +84,9 @@ def module_effects_figure(effects: pd.DataFrame, title: str = "What appending ea
     long = effects.rename_axis("module").reset_index().melt("module", var_name="according to", value_name="effect")
     fig = Figure(figsize=(11, 4.2), dpi=100)
     ax = fig.subplots()
-    sns.barplot(data=long, x="module", y="effect", hue="according to", palette=COLOURS[:len(effects.columns)], ax=ax)
+    # hues far apart: the fourth column (notebook 09's control) grey, not a second orange beside the truth's
+    palette = [COLOURS[i] for i in (0, 1, 2, 7, 4, 9, 5, 8, 3, 6)[:len(effects.columns)]]
+    sns.barplot(data=long, x="module", y="effect", hue="according to", palette=palette, ax=ax)
     for bars, column in zip(ax.containers, effects.columns, strict=True):  # the truth's bars hatched, the models' plain
         for bar in bars:
             bar.set_hatch("//" if column.startswith("truth") else "")
@@ -97,7 +99,7 @@ def module_effects_figure(effects: pd.DataFrame, title: str = "What appending ea
 
 
 def length_curve_figure(curves: pd.DataFrame, observed: pd.Series | None = None,
-                        title: str = "What L sessions do") -> Figure:
+                        title: str = "What L sessions do", observed_sem: pd.Series | None = None) -> Figure:
     """Mean score per course length for each ``source`` (± 2 standard errors), beside the records' means.
 
     ``curves`` has columns ``length``, ``mean``, ``se`` and ``source`` (from ``optimize.length_curve``);
@@ -111,6 +113,9 @@ def length_curve_figure(curves: pd.DataFrame, observed: pd.Series | None = None,
         Mean recorded effectiveness, indexed by course length; None leaves it out.
     title : str, default="What L sessions do"
         The figure's title.
+    observed_sem : pandas.Series or None, default=None
+        Standard error of each recorded mean, same index as ``observed``: drawn as ± 2 sem bars, so that lengths
+        with few courses show how little their mean says; None draws none.
 
     Returns
     -------
@@ -126,7 +131,12 @@ def length_curve_figure(curves: pd.DataFrame, observed: pd.Series | None = None,
         ax.fill_between(curve["length"], curve["mean"] - 2 * curve["se"], curve["mean"] + 2 * curve["se"],
                         color=colour, alpha=0.2)
     if observed is not None:
-        ax.plot(observed.index, observed.to_numpy(), "k:", marker="x", label="records: mean outcome at that length")
+        if observed_sem is None:
+            ax.plot(observed.index, observed.to_numpy(), "k:", marker="x", label="records: mean outcome at that length")
+        else:
+            ax.errorbar(observed.index, observed.to_numpy(), yerr=2 * observed_sem.reindex(observed.index).to_numpy(),
+                        fmt="k:", marker="x", capsize=2, elinewidth=0.8,
+                        label="records: mean outcome at that length (± 2 sem)")
     ax.set(title=title, xlabel="sessions (course length)", ylabel="expected effectiveness")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=9)
     fig.tight_layout()

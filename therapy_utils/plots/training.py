@@ -42,7 +42,7 @@ def best_epoch(history: pd.DataFrame) -> int:
 
 
 def plot_losses(history: pd.DataFrame, ax: Axes, title: str, log_scale: bool = False,
-                noise_floor: float | None = None, mark_best: bool = False) -> None:
+                noise_floor: float | None = None, mark_best: bool = False, best_label: str = "best epoch") -> None:
     """Training and validation loss per epoch from a history table, on ``ax`` (03_training).
 
     The noise floor and the best epoch turn the curves into something to read: no model's validation MSE can stay
@@ -62,6 +62,8 @@ def plot_losses(history: pd.DataFrame, ax: Axes, title: str, log_scale: bool = F
         The outcome's noise variance σ², drawn as a horizontal dotted line when given.
     mark_best : bool, default=False
         Whether to mark the epoch of the lowest validation loss (a star, and a dashed vertical line).
+    best_label : str, default="best epoch"
+        The dashed line's legend entry, e.g. "best epoch (weights kept)" for a run with ``restore_best=True``.
     """
     curves = history.melt("epoch", ["train_loss", "val_loss"], var_name="split", value_name="loss")
     curves["split"] = curves["split"].map({"train_loss": "training", "val_loss": "validation"})
@@ -70,7 +72,7 @@ def plot_losses(history: pd.DataFrame, ax: Axes, title: str, log_scale: bool = F
         ax.axhline(noise_floor, color="black", ls=":", lw=1.5, label=f"noise floor σ² = {noise_floor:.4f}")
     if mark_best:
         epoch = best_epoch(history)
-        ax.axvline(epoch, color="grey", ls="--", lw=1)
+        ax.axvline(epoch, color="grey", ls="--", lw=1, label=best_label)
         ax.plot([epoch], [history["val_loss"].min()], ls="none", marker="*", ms=15, markeredgecolor="black",
                 color=SPLIT_COLOURS["validation"], label=f"best validation (epoch {epoch})")
     ax.set(title=title, xlabel="Epoch", ylabel="MSE loss")
@@ -97,10 +99,11 @@ def plot_learning_rate(history: pd.DataFrame, ax: Axes, title: str) -> None:
     """
     ax.plot(history["epoch"], history["lr"], drawstyle="steps-post", color="black", label="learning rate")
     ax.set(title=title, xlabel="Epoch", ylabel="learning rate", ylim=(0, 1.1 * float(history["lr"].max())))
-    ax.ticklabel_format(axis="y", style="sci", scilimits=(0, 0))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))  # plain decimals, no offset label
 
 
-def curves_figure(history: pd.DataFrame, title: str, noise_floor: float, log_scale: bool = True) -> Figure:
+def curves_figure(history: pd.DataFrame, title: str, noise_floor: float, log_scale: bool = True,
+                  best_label: str = "best epoch") -> Figure:
     """Loss per epoch against the noise floor with the best epoch marked, beside the learning rate (03_training).
 
     Parameters
@@ -113,6 +116,8 @@ def curves_figure(history: pd.DataFrame, title: str, noise_floor: float, log_sca
         The outcome's noise variance σ², the MSE that even the true E[y | course] makes on fresh courses.
     log_scale : bool, default=True
         Whether the loss axis is logarithmic (the first epochs' losses are many times the last ones').
+    best_label : str, default="best epoch"
+        The legend entry of the dashed line at the best epoch: say "(weights kept)" when the run restored them.
 
     Returns
     -------
@@ -121,7 +126,7 @@ def curves_figure(history: pd.DataFrame, title: str, noise_floor: float, log_sca
     """
     fig = Figure(figsize=(11, 3.8))
     loss_ax, lr_ax = fig.subplots(1, 2, sharex=True, gridspec_kw={"width_ratios": [2, 1]})
-    plot_losses(history, loss_ax, "Loss per epoch", log_scale, noise_floor, mark_best=True)
+    plot_losses(history, loss_ax, "Loss per epoch", log_scale, noise_floor, mark_best=True, best_label=best_label)
     plot_learning_rate(history, lr_ax, "Learning rate (ReduceLROnPlateau)")
     lr_ax.axvline(best_epoch(history), color="grey", ls="--", lw=1)
     fig.suptitle(title)

@@ -90,8 +90,13 @@ def coverage_by_bin_figure(table: pd.DataFrame, level: float,
     return fig
 
 
-def spread_error_figure(frame: pd.DataFrame, title: str = "Does the spread grow where the error grows?") -> Figure:
+def spread_error_figure(frame: pd.DataFrame, title: str = "Does the spread grow where the error grows?",
+                        error_floor: float = 1e-4) -> Figure:
     """The ensemble's spread against the model's error per course, coloured by kind of course (11_uncertainty).
+
+    The rarest kinds are drawn last and larger, so that a few hundred points are not buried under thousands; errors
+    below ``error_floor`` (a prediction that happens to hit the true mean) are drawn at the floor, so that one
+    such course does not stretch the log axis.
 
     Parameters
     ----------
@@ -100,6 +105,8 @@ def spread_error_figure(frame: pd.DataFrame, title: str = "Does the spread grow 
         E[y | course]) and ``courses`` (the kind: e.g. in the training range, longer than any training course).
     title : str, default="Does the spread grow where the error grows?"
         The figure's title.
+    error_floor : float, default=1e-4
+        Errors below it are drawn at it (the count is noted on the figure).
 
     Returns
     -------
@@ -110,13 +117,103 @@ def spread_error_figure(frame: pd.DataFrame, title: str = "Does the spread grow 
     fig = Figure(figsize=(7, 5), dpi=100)
     ax = fig.subplots()
     kinds = list(dict.fromkeys(frame["courses"]))
-    sns.scatterplot(data=frame, x="spread", y="error", hue="courses", style="courses", hue_order=kinds,
-                    style_order=kinds, palette=[KIND_COLOURS[i % 10] for i in range(len(kinds))], s=14, alpha=0.6,
-                    linewidth=0, ax=ax)
+    sizes = frame["courses"].value_counts()
+    markers = ("o", "s", "D", "^", "v", "P", "X", "*", "<", ">")
+    for rank, kind in enumerate(sorted(kinds, key=lambda k: -sizes[k])):  # most numerous first, rarest on top
+        part = frame[frame["courses"] == kind]
+        i = kinds.index(kind)
+        ax.scatter(part["spread"], np.maximum(part["error"], error_floor), s=10 + 10 * rank, alpha=0.7,
+                   color=KIND_COLOURS[i % 10], marker=markers[i % 10], linewidths=0, zorder=2 + rank,
+                   label=f"{kind} ({len(part)})")
     ends = [frame["spread"].min(), frame["spread"].max()]
-    ax.plot(ends, ends, color="black", ls=":", lw=1, label="error = spread")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, markerscale=1.5, title="courses")
+    ax.plot(ends, ends, color="black", ls=":", lw=1, label="error = spread", zorder=10)
+    clipped = int((frame["error"] < error_floor).sum())
+    if clipped:
+        ax.text(0.99, 0.01, f"{clipped} course(s) with error below {error_floor:g} drawn at {error_floor:g}",
+                transform=ax.transAxes, ha="right", va="bottom", fontsize=7)
+    handles, labels = ax.get_legend_handles_labels()
+    order = [labels.index(f"{k} ({sizes[k]})") for k in kinds] + [labels.index("error = spread")]
+    ax.legend([handles[j] for j in order], [labels[j] for j in order], loc="upper left", bbox_to_anchor=(1.01, 1),
+              fontsize=8, markerscale=1.2, title="courses (number)")
     ax.set(title=title, xscale="log", yscale="log", xlabel="ensemble spread (sd of the five members' predictions)",
            ylabel="error |prediction − true expected effectiveness|")
+    fig.tight_layout()
+    return fig
+
+
+def coverage_width_figure(table: pd.DataFrame, oracle_width: float, level: float,
+                          title: str = "True coverage against width") -> Figure:
+    """Each method's mean true coverage against its mean width, beside the oracle interval (11_uncertainty).
+
+    The two numbers that judge an interval pull against each other; one point per method shows at a glance which
+    method covers as asked and how much wider than the narrowest possible (oracle) interval it is. The right panel
+    zooms in on the methods near the level.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per method (index ``method``) with ``true coverage`` and ``width`` at one level.
+    oracle_width : float
+        The oracle interval's mean width; the oracle covers exactly ``level``.
+    level : float
+        The nominal level, drawn as a dotted line.
+    title : str, default="True coverage against width"
+        The figure's suptitle.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Two panels (all methods; zoom on those within 0.1 of the level), a star for the oracle.
+    """
+    fig = Figure(figsize=(11, 4.5), dpi=100)
+    axes = fig.subplots(1, 2)
+    near = table[(table["true coverage"] - level).abs() < 0.1]
+    for ax, part, name in ((axes[0], table, "all methods"), (axes[1], near, "zoom: methods near the level")):
+        for method, row in part.iterrows():
+            ax.scatter(row["width"], row["true coverage"], s=60, color=METHOD_COLOURS.get(method),
+                       marker=METHOD_MARKERS.get(method, "o"), label=method, zorder=3)
+        ax.scatter(oracle_width, level, s=160, marker="*", color="black", label="oracle interval", zorder=4)
+        ax.axhline(level, color="black", ls=":", lw=1, label=f"asked for ({level:.0%})")
+        ax.set(title=name, xlabel="mean width of the interval", ylabel="mean true coverage (from the simulator)")
+    axes[1].margins(0.15)
+    axes[1].legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def coverage_by_kind_figure(coverage: pd.DataFrame, level: float,
+                            title: str = "True coverage by kind of course") -> Figure:
+    """A dot plot of each method's true coverage on each kind of course (11_uncertainty).
+
+    Coverage is promised on average; a dot per method and kind shows where it holds and where every method falls
+    short at once (a shift, not one method's flaw).
+
+    Parameters
+    ----------
+    coverage : pandas.DataFrame
+        Rows: kinds of course; columns: methods; values: mean true coverage at ``level``.
+    level : float
+        The nominal level, drawn as a dotted line.
+    title : str, default="True coverage by kind of course"
+        The figure's title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One row per kind (top to bottom in the table's order), one marker per method, slightly offset.
+    """
+    fig = Figure(figsize=(9, 4.2), dpi=100)
+    ax = fig.subplots()
+    rows = np.arange(len(coverage))[::-1]
+    offsets = np.linspace(-0.25, 0.25, len(coverage.columns))
+    for offset, method in zip(offsets, coverage.columns, strict=True):
+        ax.scatter(coverage[method], rows + offset, s=45, color=METHOD_COLOURS.get(method),
+                   marker=METHOD_MARKERS.get(method, "o"), label=method, zorder=3)
+    ax.axvline(level, color="black", ls=":", lw=1, label=f"asked for ({level:.0%})")
+    ax.set_yticks(rows, coverage.index)
+    ax.grid(axis="y", color="0.9")
+    ax.set(title=title, xlabel="mean true coverage (from the simulator)", ylabel="kind of course", xlim=(0, 1.03))
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
     fig.tight_layout()
     return fig
