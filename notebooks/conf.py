@@ -22,6 +22,7 @@ exclude_patterns = ["_build", "artifacts", "checkpoints", "**/.ipynb_checkpoints
 html_theme = "furo"
 html_title = "therapy_embeddings"
 html_show_sourcelink = False
+html_domain_indices = False  # no module index page: api.md lists every module, and its toggler images have no alt text
 html_favicon = "figures/favicon.png"  # a local icon, so the browser does not ask the server for /favicon.ico
 napoleon_numpy_docstring = True
 autodoc_member_order = "bysource"

@@ -92,7 +92,8 @@ def test_previous_and_next_links_resolve_to_the_neighbours(path):
     index = names.index(path.name)
     expected = [names[i] for i in (index - 1, index + 1) if 0 <= i < len(names)]
     notebook = cells(path.name)
-    for cell in (notebook[0], notebook[-1]):
+    closing = [c for c in notebook if "".join(c["source"]).startswith("## References")][-1]
+    for cell in (notebook[0], closing):
         text = "".join(cell["source"])
         navigation = next(line for line in text.splitlines() if line.startswith("← Previous:"))
         assert LINK.findall(navigation) == expected, navigation
