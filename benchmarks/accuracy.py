@@ -35,7 +35,7 @@ from sklearn.linear_model import RidgeCV
 from sklearn.metrics import r2_score
 
 from therapy_utils import data, evaluate, outcome, simulate, train, truth
-from therapy_utils.compare import against_baseline, format_mean_sd, winners_curse
+from therapy_utils.evaluate import against_baseline, format_mean_sd, winners_curse
 from therapy_utils.model import ModelConfig
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -78,7 +78,7 @@ QUICK_CANDIDATES = ("one CNN (16/32, positions)", RIDGE)
 
 def generator_features(params: simulate.SimulatorParams, courses: pd.Series) -> np.ndarray:
     """What the simulator scores: motif occurrences (original: the opening), module counts, length and fatigue."""
-    matrix, lengths = simulate.courses_to_matrix(courses, params.modules)
+    matrix, lengths = outcome.courses_to_matrix(courses, params.modules)
     if params.preset == "original":
         index = {m: i for i, m in enumerate(params.modules)}
         motifs = np.stack([(matrix[:, :3] == [index[m] for m in motif]).all(axis=1) for motif in params.motifs], 1)

@@ -2,7 +2,7 @@
 
 Floats are summed in a different order on another CPU (the BLAS picks its kernels by instruction set), with another
 thread count, or with PyTorch's generic kernels; the last bits differ, and a training of thousands of steps can
-amplify them. For every checkpoint in ``therapy_utils.checkpoints`` and every setting below, this script trains the
+amplify them. For every checkpoint in ``course.checkpoints`` and every setting below, this script trains the
 recipe from scratch in a fresh process with that environment and compares what the notebooks report from it — the
 test R² and the predictions on the test courses — with the shipped checkpoint. ``tests/test_checkpoints.py`` takes
 its tolerances from these measurements.
@@ -46,13 +46,14 @@ def measure_one(name: str) -> dict:
     """Retrain ``name`` here (in this process's environment) and compare with the shipped checkpoint."""
     from sklearn.metrics import r2_score
 
-    from therapy_utils import checkpoints, evaluate, model
+    from therapy_utils import checkpoint, evaluate
+    from therapy_utils.course import checkpoints
 
     with tempfile.TemporaryDirectory() as scratch:
         start = time.perf_counter()
         fresh, vocab, test = checkpoints.refit(name, Path(scratch) / name, Path(scratch), CHECKPOINTS)
         seconds = time.perf_counter() - start
-    shipped, _ = model.load_checkpoint(CHECKPOINTS / name, expected_vocab=vocab)
+    shipped, _ = checkpoint.load_checkpoint(CHECKPOINTS / name, expected_vocab=vocab)
     y = test["effectiveness"].to_numpy()
     shipped_pred = evaluate.predict(shipped, test, vocab, batch_size=256)
     fresh_pred = evaluate.predict(fresh, test, vocab, batch_size=256)
@@ -99,7 +100,7 @@ def main() -> None:
     if args.one:
         print(json.dumps(measure_one(args.one)))
         return
-    from therapy_utils.checkpoints import checkpoint_names
+    from therapy_utils.course.checkpoints import checkpoint_names
 
     names, settings = QUICK if args.quick else ([args.only] if args.only else checkpoint_names(), list(SETTINGS))
     saved = json.loads((args.out / "float_order.json").read_text()) if args.only else {"rows": []}

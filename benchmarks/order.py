@@ -27,7 +27,7 @@ from common import write_results
 from sklearn.metrics import r2_score
 
 from therapy_utils import data, evaluate, simulate, train, truth
-from therapy_utils.compare import format_mean_sd
+from therapy_utils.evaluate import format_mean_sd
 from therapy_utils.model import CNN_ENSEMBLE_CONFIG
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -24,8 +24,9 @@ import pandas as pd
 import torch
 from common import write_results
 
-from therapy_utils import evaluate, train, truth
-from therapy_utils.compare import format_mean_sd
+from therapy_utils import checkpoint, evaluate, truth
+from therapy_utils.course import transfer
+from therapy_utils.evaluate import format_mean_sd
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SHIPPED_PRETRAINED = Path(__file__).resolve().parents[1] / "notebooks" / "checkpoints" / "transfer_pretrained"
@@ -35,23 +36,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes and one seed: checks the pipeline runs")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for transfer.json and transfer.md")
-    parser.add_argument("--starts", nargs="+", choices=train.TRANSFER_STARTS, default=list(train.TRANSFER_STARTS),
+    parser.add_argument("--starts", nargs="+", choices=transfer.TRANSFER_STARTS, default=list(transfer.TRANSFER_STARTS),
                         help="run only these starts; the saved full run's rows for the others are kept")
     args = parser.parse_args(argv)
-    if args.quick and len(args.starts) < len(train.TRANSFER_STARTS):
+    if args.quick and len(args.starts) < len(transfer.TRANSFER_STARTS):
         parser.error("--starts merges into a saved full run; it cannot be combined with --quick")
     return args
 
 
 def run(quick: bool, checkpoint_dir: Path, starts: list[str]) -> dict:
     """Pre-train (or load), then every start × size × seed; returns the JSON-ready results."""
-    setup = train.TRANSFER_SETUP
+    setup = transfer.TRANSFER_SETUP
     sizes = (50,) if quick else setup.sizes
     seeds = (0,) if quick else setup.seeds
     source = setup.source()
     started = time.perf_counter()
-    pretrained, vocab, _ = train.fit_or_load(source, checkpoint_dir, setup.model_config, setup.pretrain_config,
-                                             seed=setup.train_seed, progress=False)
+    pretrained, vocab, _ = checkpoint.fit_or_load(checkpoint_dir,
+                                                  checkpoint.training_recipe(source, setup.model_config,
+                                                                             setup.pretrain_config,
+                                                                             seed=setup.train_seed), progress=False)
     pretrain_seconds = time.perf_counter() - started
     pool, test = setup.target()
     rows, seconds_by_start = [], {}
@@ -59,7 +62,7 @@ def run(quick: bool, checkpoint_dir: Path, starts: list[str]) -> dict:
         start_began = time.perf_counter()
 
         def fit(parts, seed, start=start):
-            return train.fit_transfer(start, parts, vocab, setup.train_config_for(start), seed, pretrained,
+            return transfer.fit_transfer(start, parts, vocab, setup.train_config_for(start), seed, pretrained,
                                       progress=False)[0]
         curve = evaluate.learning_curve(fit, pool, test, vocab, sizes, seeds)
         rows += curve.assign(start=start).to_dict("records")
@@ -115,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as scratch:
         # --quick loads the committed pre-trained model (same recipe; fit_or_load checks it), the full run trains it
         results = run(args.quick, SHIPPED_PRETRAINED if args.quick else Path(scratch) / "pretrained", args.starts)
-    if len(args.starts) < len(train.TRANSFER_STARTS):
+    if len(args.starts) < len(transfer.TRANSFER_STARTS):
         results = merge_into_saved(json.loads((args.out / "transfer.json").read_text()), results)
     write_results(args.out, "transfer", args.quick, results, markdown_table(results))
     return 0

@@ -29,7 +29,7 @@ import torch
 from common import write_results
 
 from therapy_utils import data, simulate, train, truth, uncertainty
-from therapy_utils.compare import format_mean_sd
+from therapy_utils.evaluate import format_mean_sd
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SEEDS = (0, 1, 2, 3, 4)

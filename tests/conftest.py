@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from therapy_utils import checkpoints
+from therapy_utils.course import checkpoints
 from therapy_utils.data import Vocabulary, split_courses
 from therapy_utils.model import ModelConfig
 from therapy_utils.simulate import preset_params, simulate_courses

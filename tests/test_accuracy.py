@@ -16,7 +16,7 @@ import pytest
 import torch
 from conftest import REPO
 
-from therapy_utils import checkpoints
+from therapy_utils.course import checkpoints
 from therapy_utils.data import Vocabulary, split_courses
 from therapy_utils.model import BEST_CONFIG, EnsembleModel
 from therapy_utils.train import BEST_TRAIN_CONFIG, NAMED_MODELS, TrainConfig, fit_new_model

@@ -10,6 +10,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from therapy_utils.checkpoint import load_checkpoint, save_checkpoint
 from therapy_utils.data import Vocabulary
 from therapy_utils.evaluate import predict
 from therapy_utils.model import (
@@ -18,10 +19,8 @@ from therapy_utils.model import (
     SequenceRegressor,
     TherapySequenceModel,
     build_model,
-    load_checkpoint,
     next_module_loss,
     reverse_courses,
-    save_checkpoint,
     torch_rng,
 )
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
-from therapy_utils import data, evaluate, model, simulate, train, uncertainty
+from therapy_utils import checkpoint, data, evaluate, model, simulate, train, uncertainty
 
 CHROMIUM = Path("/usr/bin/chromium")
 NOTEBOOK = "06_interactive_course_builder.ipynb"
@@ -79,8 +79,10 @@ def expected_predictions(folder: Path, course: tuple[str, ...]) -> list[tuple[fl
     its 90 % split-conformal interval (calibrated on the validation courses, as the notebook's builder is)."""
     params = simulate.preset_params("realistic")
     courses = data.load_or_simulate(folder / "artifacts" / "realistic_courses.csv", params, 2000, seed=0)
-    net, vocab, _ = train.fit_or_load(courses, folder / "checkpoints" / "realistic_lstm", model.ModelConfig(),
-                                      train.TUTORIAL_TRAIN_CONFIG, seed=0, progress=False)
+    net, vocab, _ = checkpoint.fit_or_load(folder / "checkpoints" / "realistic_lstm",
+                                           checkpoint.training_recipe(courses, model.ModelConfig(),
+                                                                      train.TUTORIAL_TRAIN_CONFIG, seed=0),
+                                           progress=False)
     val = data.split_courses(courses)["val"]
     prefixes = [course[: i + 1] for i in range(len(course))]
     predictions = evaluate.predict(net, prefixes, vocab)
@@ -94,8 +96,10 @@ def expected_next(folder: Path, course: tuple[str, ...]) -> tuple[str, float]:
     "What to add next" (the data and model as :func:`expected_predictions` made them)."""
     params = simulate.preset_params("realistic")
     courses = data.load_or_simulate(folder / "artifacts" / "realistic_courses.csv", params, 2000, seed=0)
-    net, vocab, _ = train.fit_or_load(courses, folder / "checkpoints" / "realistic_lstm", model.ModelConfig(),
-                                      train.TUTORIAL_TRAIN_CONFIG, seed=0, progress=False)
+    net, vocab, _ = checkpoint.fit_or_load(folder / "checkpoints" / "realistic_lstm",
+                                           checkpoint.training_recipe(courses, model.ModelConfig(),
+                                                                      train.TUTORIAL_TRAIN_CONFIG, seed=0),
+                                           progress=False)
     gains = evaluate.next_module_gains(evaluate.model_scorer(net, vocab), course, vocab.modules)
     return str(gains.index[0]), float(gains.iloc[0])
 

@@ -4,6 +4,7 @@ notebooks/solutions/ under strict nbval; ``test_every_solution_passes_its_checks
 
 from __future__ import annotations
 
+import functools
 import inspect
 import itertools
 import json
@@ -16,13 +17,27 @@ import torch
 from conftest import CHECKPOINTS, REPO
 from scipy import stats
 
-from therapy_utils import check, compare, data, evaluate, model, simulate, uncertainty
+from therapy_utils import checkpoint, data, evaluate, simulate, uncertainty
 from therapy_utils import truth as ground_truth
+from therapy_utils.course import check
+from therapy_utils.course.check import nb01, nb04, nb10, nb11
 from therapy_utils.uncertainty import conformal_threshold
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 SOLUTIONS = REPO / "notebooks" / "solutions"
 PARAMS = simulate.preset_params("realistic")
+
+
+def saved(name: str, key: str) -> pd.DataFrame:
+    """Saved benchmark runs, read as the notebooks read them and passed in (the checks read no files)."""
+    return pd.DataFrame(json.loads((REPO / "benchmarks" / "results" / name).read_text())[key])
+
+
+TRANSFER_RUNS, ACCURACY_RUNS, ORDER_ROWS = (saved("transfer.json", "runs"), saved("accuracy.json", "runs"),
+                                            saved("order.json", "rows"))
+strict_sizes = functools.partial(check.ex07_strict_sizes, runs=TRANSFER_RUNS)
+wider_cnn = functools.partial(check.ex08_wider_cnn, runs=ACCURACY_RUNS)
+shuffled_vs_ridge = functools.partial(check.ex08_shuffled_vs_ridge, rows=ORDER_ROWS)
 
 
 def truth(courses):
@@ -56,11 +71,10 @@ def verdict_is(result: check.Verdict, passed: bool, *words: str) -> None:
     (check.ex02_parameter_count, 3793, 3793 - 64, "two bias vectors"),
     (check.ex03_accumulate, 2, 1, "does not overwrite"),
     (check.ex06_best_next, "C", "A", "another module gains more"),
-    (check.ex07_strict_sizes, set(), {50}, "within noise"),
-    (check.ex07_courses_for, 800, 400, "short of"),
-    (check.ex08_wider_cnn, {"original": "within noise", "realistic": "Within noise"},
+    (strict_sizes, set(), {50}, "within noise"),
+    (wider_cnn, {"original": "within noise", "realistic": "Within noise"},
      {"original": "within noise", "realistic": "higher"}, "paired"),
-    (check.ex08_shuffled_vs_ridge, 2, 0, "seed by seed"),
+    (shuffled_vs_ridge, 2, 0, "seed by seed"),
 ])
 def test_value_answers(exercise, right, wrong, hint):
     verdict_is(exercise(right), True)
@@ -70,9 +84,8 @@ def test_value_answers(exercise, right, wrong, hint):
 
 @pytest.mark.parametrize(("exercise", "malformed", "hint"), [
     (check.ex02_parameter_count, "many", "answer a number"), (check.ex03_accumulate, None, "no answer yet"),
-    (check.ex07_courses_for, "eight hundred", "answer a number"), (check.ex07_courses_for, 300, "measured at"),
-    (check.ex07_strict_sizes, 50, "set of sizes"), (check.ex08_wider_cnn, "within noise", "a dict"),
-    (check.ex08_wider_cnn, {"original": "within noise"}, "realistic preset"),
+    (strict_sizes, 50, "set of sizes"), (wider_cnn, "within noise", "a dict"),
+    (wider_cnn, {"original": "within noise"}, "realistic preset"),
     (check.ex05_groups, 3, "dict"),
 ])
 def test_malformed_answers_get_a_hint_not_a_traceback(exercise, malformed, hint):
@@ -108,7 +121,7 @@ def test_oracle_residuals_are_judged_by_the_simulator_never_by_a_test_on_the_sam
     verdict_is(check.ex04_oracle_residuals("zero", actual, oracle - 0.05), True, "same courses")
     verdict_is(check.ex04_oracle_residuals("zero", actual[:10], oracle), False, "the other data given have")
     verdict_is(check.ex04_oracle_residuals("zero", "actual", oracle), False, "should be numbers")
-    assert check._oracle_bias()[1] < 1e-9  # the simulator's exact expected residual: 0
+    assert nb04.oracle_bias()[1] < 1e-9  # the simulator's exact expected residual: 0
 
 
 # Courses judged by the truth: any correct course passes ---------------------------------------------------------
@@ -287,19 +300,6 @@ def greedy(score, modules, length):
     return course
 
 
-def freeze_only_embedding(net):
-    net.embedding.weight.requires_grad_(False)
-
-
-def freeze_by_name(net):
-    for name, parameter in net.named_parameters():
-        parameter.requires_grad = not name.startswith("embedding")
-
-
-def freeze_all(net):
-    net.requires_grad_(False)
-
-
 def two_rates(net, pretrained_lr, head_lr):
     return torch.optim.Adam([{"params": [*net.embedding.parameters(), *net.lstm.parameters()], "lr": pretrained_lr},
                              {"params": net.fc.parameters(), "lr": head_lr}])
@@ -352,8 +352,6 @@ FUNCTIONS = [  # (check, correct answers, (typical wrong answer, words its hint 
     (check.ex05_top_k, [top_k_count, top_k_sort], [(lambda p, a, k: top_k_count(-p, a, k), "smallest")]),
     (check.ex06_occlusion, [occlusion_loop, evaluate.occlusion],
      [(lambda s, c: -occlusion_loop(s, c), "sign is flipped")]),
-    (check.ex07_freeze, [freeze_only_embedding, freeze_by_name],
-     [(lambda net: net.lstm.requires_grad_(False), "still changes"), (freeze_all, "nothing is left")]),
     (check.ex07_param_groups, [two_rates, two_rates_by_name],
      [(lambda net, a, b: torch.optim.Adam(net.parameters(), lr=a), "head takes head_lr"),
       (lambda net, a, b: two_rates(net, b, a), "pre-trained parts take pretrained_lr"),
@@ -382,27 +380,28 @@ FUNCTIONS = [  # (check, correct answers, (typical wrong answer, words its hint 
 def test_function_answers(exercise, rights, wrongs):
     for right in rights:
         verdict_is(exercise(right), True)
-    # a blank freeze_embeddings returns None as a correct one does (it changes the model in place)
-    verdict_is(exercise(blank), False, "no answer yet" if exercise is check.ex07_freeze else "returned None")
+    verdict_is(exercise(blank), False, "returned None")
     verdict_is(exercise(lambda *args: 1 / 0), False, "ZeroDivisionError")
     for wrong, hint in wrongs:
         verdict_is(exercise(wrong), False, hint)
 
 
 def test_the_zero_shot_check_reads_the_pre_trained_model_against_the_worst_seed():
-    scorer = evaluate.model_scorer(*model.load_checkpoint(CHECKPOINTS / "transfer_pretrained"))
-    verdict_is(check.ex07_zero_shot(200, scorer), True, "0.302", "0.361")
-    verdict_is(check.ex07_zero_shot(..., scorer), False, "no answer yet")
-    verdict_is(check.ex07_zero_shot(100, scorer), False, "below the pre-trained model")  # the mean passes there
-    verdict_is(check.ex07_zero_shot(400, scorer), False, "fewest courses")
-    verdict_is(check.ex07_zero_shot(300, scorer), False, "measured at")
-    verdict_is(check.ex07_zero_shot(200, lambda courses: np.full(len(courses), 0.5)), False, "not a constant")
+    scorer = evaluate.model_scorer(*checkpoint.load_checkpoint(CHECKPOINTS / "transfer_pretrained"))
+    zero_shot = functools.partial(check.ex07_zero_shot, runs=TRANSFER_RUNS)
+    verdict_is(zero_shot(200, scorer), True, "0.302", "0.361")
+    verdict_is(zero_shot(..., scorer), False, "no answer yet")
+    verdict_is(zero_shot(100, scorer), False, "below the pre-trained model")  # the mean passes there
+    verdict_is(zero_shot(400, scorer), False, "fewest courses")
+    verdict_is(zero_shot(300, scorer), False, "measured at")
+    verdict_is(zero_shot(200, lambda courses: np.full(len(courses), 0.5)), False, "not a constant")
+    verdict_is(zero_shot(200, scorer, runs="transfer.json"), False, "the saved transfer runs")
 
 
 def test_every_check_is_tested_here():
     tested = {f[0].__name__ for f in FUNCTIONS} | {
         "ex01_noise_direction", "ex02_parameter_count", "ex03_accumulate", "ex06_best_next", "ex07_strict_sizes",
-        "ex07_courses_for", "ex08_wider_cnn", "ex08_shuffled_vs_ridge", "ex04_oracle_residuals", "ex01_good_course",
+        "ex08_wider_cnn", "ex08_shuffled_vs_ridge", "ex04_oracle_residuals", "ex01_good_course",
         "ex04_model_error", "ex06_close_course", "ex09_overrated", "ex10_disagree", "ex10_least_removed",
         "ex05_groups", "ex11_misplaced", "ex11_train_calibration", "ex07_zero_shot"}
     assert tested == {name for name in dir(check) if re.fullmatch(r"ex\d\d_\w+", name)}
@@ -413,7 +412,8 @@ def test_every_check_is_tested_here():
 @pytest.fixture(scope="module")
 def notebook_models():
     """The notebooks' own models, from the committed checkpoints: the scorers the notebooks pass to the checks."""
-    return {name: model.load_checkpoint(CHECKPOINTS / name) for name in ("realistic_lstm", "realistic_cnn_ensemble")}
+    names = ("realistic_lstm", "realistic_cnn_ensemble")
+    return {name: checkpoint.load_checkpoint(CHECKPOINTS / name) for name in names}
 
 
 def test_the_notebooks_models_and_the_solutions_answers_pass(notebook_models):
@@ -538,11 +538,11 @@ def test_a_learner_function_cannot_change_what_it_is_judged_against():
 
 
 @pytest.mark.parametrize(("exercise", "answer", "hint"), [
-    (check.ex02_parameter_count, 3793.5, "whole number"), (check.ex08_shuffled_vs_ridge, 2.4, "whole number"),
-    (check.ex07_courses_for, 800.2, "whole number"), (check.ex02_parameter_count, "3793", "answer a number"),
+    (check.ex02_parameter_count, 3793.5, "whole number"), (shuffled_vs_ridge, 2.4, "whole number"),
+    (check.ex02_parameter_count, "3793", "answer a number"),
     (check.ex03_accumulate, float("nan"), "answer a number"), (check.ex03_accumulate, True, "answer a number"),
-    (check.ex07_strict_sizes, {50.5}, "not a size"), (check.ex07_strict_sizes, "50", "set of sizes"),
-    (check.ex07_strict_sizes, {7}, "not at 7"), (check.ex06_best_next, ["C"], "not a module"),
+    (strict_sizes, {50.5}, "not a size"), (strict_sizes, "50", "set of sizes"),
+    (strict_sizes, {7}, "not at 7"), (check.ex06_best_next, ["C"], "not a module"),
 ])
 def test_numbers_are_read_exactly(exercise, answer, hint):
     verdict_is(exercise(answer), False, hint)
@@ -552,8 +552,7 @@ def test_scaled_half_widths_are_judged_by_the_package_quantile_not_crepes():
     package = lambda r, s, new, level: conformal_threshold(np.abs(r) / s, level) * np.asarray(new)  # noqa: E731
     result = check.ex11_scaled(package)
     verdict_is(result, True, "conformal_threshold")
-    assert "crepes" not in inspect.getsource(check) and "crepes" not in result.message
-    assert check.Scorer is evaluate.Scorer
+    assert "crepes" not in inspect.getsource(nb11) and "crepes" not in result.message
 
 
 # Each verdict says what the data say ------------------------------------------------------------------------------
@@ -561,57 +560,49 @@ def test_scaled_half_widths_are_judged_by_the_package_quantile_not_crepes():
 def test_noise_direction_says_what_the_numbers_say(monkeypatch):
     verdict_is(check.ex01_noise_direction("down"), True, "goes down from", "look worse")
     rising = iter([0.3, 0.5])  # the oracle R² at noise 0.06, then at 0.15: rising, against the simulator's
-    monkeypatch.setattr(check, "r2_score", lambda *_: next(rising))
+    monkeypatch.setattr(nb01, "r2_score", lambda *_: next(rising))
     result = check.ex01_noise_direction("up")
     verdict_is(result, True, "goes up from 0.300 to 0.500")
     assert "look worse" not in result.message
 
 
-def order_results(offset):
-    """benchmarks/results/order.json with the realistic preset's shuffled CNN put ``offset`` (+ a little) off the
-    ridge in every seed."""
-    saved = check._results
-
-    def results(name):
-        found = saved(name)
-        if name != "order.json":
-            return found
-        return dict(found, rows=[dict(r, shuffled_r2=r["ridge_r2"] + offset + 0.01 * r["seed"])
-                                 if r["variant"] == "realistic preset" else r for r in found["rows"]])
-    return results
+def order_rows(offset):
+    """The saved order rows with the realistic preset's shuffled CNN put ``offset`` (+ a little) off the ridge in every
+    seed."""
+    realistic = ORDER_ROWS["variant"] == "realistic preset"
+    moved = ORDER_ROWS["ridge_r2"] + offset + 0.01 * ORDER_ROWS["seed"]
+    return ORDER_ROWS.assign(shuffled_r2=np.where(realistic, moved, ORDER_ROWS["shuffled_r2"]))
 
 
-def test_shuffled_against_ridge_says_what_the_seeds_say(monkeypatch):
-    verdict_is(check.ex08_shuffled_vs_ridge(2), True, "some seeds and below it in others", "within the seeds' noise",
+def test_shuffled_against_ridge_says_what_the_seeds_say():
+    verdict_is(shuffled_vs_ridge(2), True, "some seeds and below it in others", "within the seeds' noise",
                "comes from the order")
     for offset, count, words in ((0.05, 5, "above the ridge in every seed"),
                                  (-0.1, 0, "below the ridge in every seed")):
-        monkeypatch.setattr(check, "_results", order_results(offset))
-        result = check.ex08_shuffled_vs_ridge(count)
+        result = check.ex08_shuffled_vs_ridge(count, order_rows(offset))
         verdict_is(result, True, words)
         assert "some seeds" not in result.message and "within the seeds' noise of it" not in result.message
 
 
-def test_wider_cnn_says_what_the_test_says(monkeypatch):
-    runs = check._accuracy_comparison()
+def test_wider_cnn_says_what_the_test_says():
+    runs = ACCURACY_RUNS
     wider = runs["model"] == "CNN, wider (32/64)"
     better = runs.assign(val_share=np.where(wider, runs["val_share"] + 0.3 + 0.01 * runs["seed"], runs["val_share"]))
-    monkeypatch.setattr(check, "_accuracy_comparison", lambda: better)
-    result = check.ex08_wider_cnn({"original": "higher", "realistic": "higher"})
+    result = check.ex08_wider_cnn({"original": "higher", "realistic": "higher"}, better)
     verdict_is(result, True, "original: higher", "the paired test agrees")
     assert "buys nothing" not in result.message
 
 
-def test_strict_sizes_counts_what_the_test_finds(monkeypatch):
-    saved = check._transfer_runs()
-    boosted = saved.assign(r2=np.where(saved["model"] == "fine-tuned model", saved["r2"] + 0.3 + 0.01 * saved["seed"],
-                                       saved["r2"]))
-    for runs in (saved, boosted):
-        monkeypatch.setattr(check, "_transfer_runs", lambda runs=runs: runs)
-        result = compare.paired_comparison(runs, [("random, small steps", "fine-tuned model")], value="r2", by="n",
+def test_strict_sizes_counts_what_the_test_finds():
+    runs_read = TRANSFER_RUNS.rename(columns={"start": "model"})
+    fine_tuned = runs_read["model"] == "fine-tuned model"
+    boosted = runs_read.assign(r2=np.where(fine_tuned, runs_read["r2"] + 0.3 + 0.01 * runs_read["seed"],
+                                           runs_read["r2"]))
+    for runs in (runs_read, boosted):
+        result = evaluate.paired_comparison(runs, [("random, small steps", "fine-tuned model")], value="r2", by="n",
                                            alpha=0.01)
         expected = set(result.loc[result["verdict"] == "higher", "n"].astype(int))
-        verdict_is(check.ex07_strict_sizes(expected), True, f"higher at {len(expected)} of {len(result)} sizes")
+        verdict_is(check.ex07_strict_sizes(expected, runs), True, f"higher at {len(expected)} of {len(result)} sizes")
     assert len(expected) == len(result)  # boosted: higher everywhere, whatever the saved runs say
 
 
@@ -621,7 +612,7 @@ def test_least_removed_says_what_the_drops_say(monkeypatch):
                                          (0.01, 0.03, "less", "lowers the prediction by 0.010"),
                                          (-0.05, 0.02, "less", "raises the prediction by 0.050")):
         checks = {"comprehensiveness_top": top, "comprehensiveness_random": random}
-        monkeypatch.setattr(check.evaluate, "removal_checks", lambda *args, checks=checks, **kwargs: checks)
+        monkeypatch.setattr(nb10.evaluate, "removal_checks", lambda *args, checks=checks, **kwargs: checks)
         other = "less" if expected == "more" else "more"
         result = check.ex10_least_removed(expected, shifted(0), courses)
         verdict_is(result, True, words, f"drops {expected} than")
@@ -683,11 +674,12 @@ def right_calls() -> dict:
         "ex04_oracle_residuals": ("zero", test["effectiveness"], truth(test["modules"])),
         "ex05_cosine": (cosine_numpy,), "ex05_top_k": (top_k_count,), "ex05_groups": (renamed,),
         "ex06_occlusion": (occlusion_loop,), "ex06_close_course": ("A B A F", shifted(0.005)),
-        "ex06_best_next": ("C", ("C", "D")), "ex07_freeze": (freeze_only_embedding,), "ex07_strict_sizes": (set(),),
-        "ex07_courses_for": (800, 0.6), "ex08_paired_p": (paired_p_by_hand,), "ex07_param_groups": (two_rates,),
-        "ex07_zero_shot": (200, evaluate.model_scorer(*model.load_checkpoint(CHECKPOINTS / "transfer_pretrained"))),
-        "ex08_wider_cnn": ({"original": "within noise", "realistic": "within noise"},),
-        "ex08_shuffled_vs_ridge": (2,), "ex09_greedy": (greedy, 5),
+        "ex06_best_next": ("C", ("C", "D")), "ex07_strict_sizes": (set(), TRANSFER_RUNS),
+        "ex08_paired_p": (paired_p_by_hand,), "ex07_param_groups": (two_rates,),
+        "ex07_zero_shot": (200, evaluate.model_scorer(*checkpoint.load_checkpoint(CHECKPOINTS / "transfer_pretrained")),
+                           TRANSFER_RUNS),
+        "ex08_wider_cnn": ({"original": "within noise", "realistic": "within noise"}, ACCURACY_RUNS),
+        "ex08_shuffled_vs_ridge": (2, ORDER_ROWS), "ex09_greedy": (greedy, 5),
         "ex09_g_formula": (lambda by, p: sum(p[s] * np.asarray(v) for s, v in by.items()),),
         "ex09_overrated": ("A B A F F", shifted(0.06)), "ex10_ig_linear": (lambda w, x, b: (x - b) * w,),
         "ex10_disagree": (("E", "H", "K", "A"), shifted(0), lambda c: np.arange(len(c)) % 2),

@@ -32,7 +32,8 @@ import torch
 from conftest import CHECKPOINTS, REPO
 from sklearn.metrics import r2_score
 
-from therapy_utils import checkpoints, embeddings, evaluate, model, train
+from therapy_utils import checkpoint, embeddings, evaluate, model, train
+from therapy_utils.course import checkpoints, transfer
 
 # (test R², largest prediction gap, mean prediction gap); None: not the measure used for this recipe
 STABLE, CHAOTIC = (1e-6, 1e-5, None), (0.02, None, 0.04)
@@ -55,7 +56,7 @@ def test_every_shipped_checkpoint_has_a_recipe():
 @pytest.mark.parametrize("name", checkpoints.checkpoint_names())
 def test_a_fresh_training_reproduces_what_the_notebooks_report(name, retrained):
     fresh, vocab, test, directory = retrained(name)
-    shipped, _ = model.load_checkpoint(CHECKPOINTS / name, expected_vocab=vocab)
+    shipped, _ = checkpoint.load_checkpoint(CHECKPOINTS / name, expected_vocab=vocab)
     # the recipe (configs, seed, digests of the data and of any pre-trained weights) is exactly the shipped one
     assert json.loads((directory / "training.json").read_text()) == json.loads(
         (CHECKPOINTS / name / "training.json").read_text())
@@ -71,7 +72,7 @@ def test_a_fresh_training_reproduces_what_the_notebooks_report(name, retrained):
 
 @pytest.mark.parametrize("name", sorted(p.name for p in CHECKPOINTS.iterdir()))
 def test_every_shipped_module_table_keeps_its_padding_row_at_exactly_zero(name):
-    fitted, _ = model.load_checkpoint(CHECKPOINTS / name)
+    fitted, _ = checkpoint.load_checkpoint(CHECKPOINTS / name)
     tables = fitted.embedding_layers()
     assert tables and all(t.padding_idx == 0 and not t.weight[0].any() for t in tables)
 
@@ -92,27 +93,30 @@ def test_tolerances_cover_the_measured_spread():
 def test_a_checkpoint_from_another_recipe_is_refused(tmp_path):
     courses = checkpoints.notebook_courses(tmp_path)
     with pytest.raises(ValueError, match=r"a different seed than asked for; pass overwrite=True"):
-        train.fit_or_load(courses, CHECKPOINTS / "realistic_lstm", model.ModelConfig(), train.TUTORIAL_TRAIN_CONFIG,
-                          seed=1)
+        checkpoint.fit_or_load(CHECKPOINTS / "realistic_lstm",
+                               checkpoint.training_recipe(courses, model.ModelConfig(), train.TUTORIAL_TRAIN_CONFIG,
+                                                          seed=1))
     changed = courses.assign(effectiveness=courses["effectiveness"].where(courses.index != 5, 0.5))
     with pytest.raises(ValueError, match=r"a different courses_sha256 than asked for"):
-        train.fit_or_load(changed, CHECKPOINTS / "realistic_lstm", model.ModelConfig(), train.TUTORIAL_TRAIN_CONFIG,
-                          seed=0)
+        checkpoint.fit_or_load(CHECKPOINTS / "realistic_lstm",
+                               checkpoint.training_recipe(changed, model.ModelConfig(), train.TUTORIAL_TRAIN_CONFIG,
+                                                          seed=0))
 
 
 def test_a_transfer_checkpoint_from_other_pretrained_weights_is_refused():
-    pretrained, vocab = model.load_checkpoint(CHECKPOINTS / "transfer_pretrained")
+    pretrained, vocab = checkpoint.load_checkpoint(CHECKPOINTS / "transfer_pretrained")
     table = embeddings.embedding_table(pretrained, vocab)
-    pool, _ = train.TRANSFER_SETUP.target()
+    pool, _ = transfer.TRANSFER_SETUP.target()
     parts = evaluate.draw_training_set(pool, checkpoints.TRANSFER_SIZE, checkpoints.SEED)
     start = "fine-tuned model"
     directory = checkpoints.transfer_directory(CHECKPOINTS, start)
-    config = train.TRANSFER_SETUP.train_config_for(start)
-    loaded, _, _ = train.fit_transfer_or_load(start, parts, vocab, config, checkpoints.SEED, pretrained, table,
-                                              directory)
-    assert train.weights_digest(loaded) == train.weights_digest(model.load_checkpoint(directory)[0])
+    config = transfer.TRANSFER_SETUP.train_config_for(start)
+    recipe = transfer.transfer_recipe(start, parts, vocab, config, checkpoints.SEED, pretrained, table)
+    loaded, _, _ = checkpoint.fit_or_load(directory, recipe)
+    assert checkpoint.weights_digest(loaded) == checkpoint.weights_digest(checkpoint.load_checkpoint(directory)[0])
     with pytest.raises(ValueError, match=r"a different pretrained_sha256 than asked for"):
-        train.fit_transfer_or_load(start, parts, vocab, config, checkpoints.SEED, nudged(pretrained), table, directory)
+        checkpoint.fit_or_load(directory, transfer.transfer_recipe(start, parts, vocab, config, checkpoints.SEED,
+                                                                   nudged(pretrained), table))
 
 
 def nudged(pretrained: model.TherapySequenceModel) -> model.TherapySequenceModel:

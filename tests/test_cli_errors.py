@@ -12,7 +12,7 @@ import sys
 import pytest
 from conftest import REPO
 
-from therapy_utils import cli
+from therapy_utils.course import cli
 
 HEADER = "course_id,modules,effectiveness\n"
 GOOD = "".join(f"{100 + i},A B C,0.{i % 9 + 1}\n" for i in range(30))

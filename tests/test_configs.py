@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from therapy_utils.model import TRANSFORMER_HEADS, ModelConfig
+from therapy_utils.model_config import TRANSFORMER_HEADS, ModelConfig
 from therapy_utils.train import TrainConfig
 
 
@@ -69,7 +69,8 @@ def test_train_config_names_the_field(overrides, field):
 
 
 def test_presets_are_one_registry_the_command_line_offers(capsys):
-    from therapy_utils import cli, simulate
+    from therapy_utils import simulate
+    from therapy_utils.course import cli
     from therapy_utils.train import NAMED_MODELS
 
     assert set(simulate.PRESETS) >= {"original", "realistic", "flowcharts", "stopping_rule", "confounded"}

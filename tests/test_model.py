@@ -11,9 +11,10 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from therapy_utils.checkpoint import load_checkpoint, save_checkpoint
 from therapy_utils.data import Vocabulary
 from therapy_utils.evaluate import predict
-from therapy_utils.model import ModelConfig, build_model, load_checkpoint, save_checkpoint, torch_rng
+from therapy_utils.model import ModelConfig, build_model, torch_rng
 
 MODULES = tuple("ABCDEFGHIJKLMNOPQ")
 course = st.lists(st.sampled_from(MODULES), min_size=1, max_size=25).map(tuple)

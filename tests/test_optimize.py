@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from therapy_utils.course.widgets import CourseRecommender
 from therapy_utils.optimize import (
     beam_search,
     brute_force,
@@ -14,10 +15,9 @@ from therapy_utils.optimize import (
     truth_scorer,
     with_severity_tokens,
 )
-from therapy_utils.outcome import outcome_mean
-from therapy_utils.simulate import courses_to_matrix, preset_params, simulate_courses
+from therapy_utils.outcome import courses_to_matrix, outcome_mean
+from therapy_utils.simulate import preset_params, simulate_courses
 from therapy_utils.truth import expected_effectiveness, interventional_effectiveness
-from therapy_utils.widgets import CourseRecommender
 
 CONFOUNDED = preset_params("realistic", severity_strength=1.0)
 MODULES = CONFOUNDED.modules

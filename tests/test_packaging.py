@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import subprocess
 import sys
 import tomllib
+from pathlib import Path
 
 import pytest
 from conftest import REPO
@@ -46,27 +48,89 @@ def test_top_level_holds_only_the_agreed_files():
     assert top <= allowed, top - allowed
 
 
-# modules and subpackages (plots) of therapy_utils
-MODULES = sorted([p.stem for p in (REPO / "therapy_utils").glob("*.py") if not p.stem.startswith("_")]
-                 + [p.parent.name for p in (REPO / "therapy_utils").glob("*/__init__.py")])
+PACKAGE = REPO / "therapy_utils"
+
+
+def rooms(package: Path, prefix: str = "") -> list[str]:
+    """A package's modules and subpackages by dotted name; the course layer's as ``course.<name>``."""
+    found = [prefix + p.stem for p in package.glob("*.py") if not p.stem.startswith("_")]
+    for sub in sorted(p.parent for p in package.glob("*/__init__.py")):
+        found += rooms(sub, "course.") if sub.name == "course" else [prefix + sub.name]
+    return sorted(found)
+
+
+MODULES = rooms(PACKAGE)  # the library's rooms, then the course's as course.<name>
+LIBRARY_FILES = sorted(p for p in PACKAGE.rglob("*.py") if "course" not in p.relative_to(PACKAGE).parts
+                       and p.name != "__main__.py")  # __main__ only launches course.cli
 
 
 def test_every_module_is_listed_where_a_newcomer_looks():
-    """The README's package table and the package docstring name every module of therapy_utils."""
+    """The README's two package tables and the package docstring name every room of therapy_utils."""
     import therapy_utils
 
     readme = (REPO / "README.md").read_text()
-    assert len(MODULES) >= 10
+    assert len(MODULES) >= 20 and "course.check" in MODULES and "checkpoint" in MODULES
     assert [m for m in MODULES if f"| `{m}` |" not in readme] == []
     assert [m for m in MODULES if not re.search(rf"\b{m}\b", therapy_utils.__doc__)] == []
 
 
+def imported_modules(path: Path) -> list[tuple[str, list[str]]]:
+    """Each ``import``/``from … import`` in a file, anywhere in it (inside functions too): (module, names)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.append((node.module, [alias.name for alias in node.names]))
+        elif isinstance(node, ast.Import):
+            found += [(alias.name, []) for alias in node.names]
+    return found
+
+
+def layer_violations(files: list[Path]) -> list[str]:
+    """Library files that import the course (``therapy_utils.course`` or ``from therapy_utils import course``)."""
+    return [f"{path.name} imports {module}" for path in files for module, names in imported_modules(path)
+            if module.startswith("therapy_utils.course") or (module == "therapy_utils" and "course" in names)]
+
+
+def test_the_library_never_imports_the_course(tmp_path):
+    assert len(LIBRARY_FILES) >= 15
+    assert layer_violations(LIBRARY_FILES) == []
+    breach = tmp_path / "breach.py"  # the check itself can fail: a library file that reached up would be named
+    breach.write_text("def f():\n    from therapy_utils.course import plots\n    return plots\n")
+    sneaky = tmp_path / "sneaky.py"
+    sneaky.write_text("from therapy_utils import course, data\n")
+    assert len(layer_violations([breach, sneaky])) == 2
+
+
+def test_no_private_name_is_imported_across_modules():
+    """A name that starts with "_" is its module's own business: no other module of the package imports it."""
+    private = [f"{path.relative_to(REPO)}: {module}.{name}" for path in sorted(PACKAGE.rglob("*.py"))
+               for module, names in imported_modules(path) if module.startswith("therapy_utils")
+               for name in names if name.startswith("_")]
+    reached = [f"{path.relative_to(REPO)}: {match}" for path in sorted(PACKAGE.rglob("*.py"))
+               for match in re.findall(r"\b(?:simulate|outcome|truth|data|batching|model|train|checkpoint|evaluate|"
+                                       r"embeddings|optimize|uncertainty|guards|transfer|checkpoints)\._[a-z]\w*",
+                                       path.read_text())]
+    assert private == [] and reached == []
+
+
+def test_nothing_in_the_package_reads_the_repository_around_it():
+    """Installed elsewhere the package has no ../benchmarks or ../notebooks: saved results are passed in."""
+    for path in sorted(PACKAGE.rglob("*.py")):
+        text = path.read_text()
+        assert "benchmarks" not in re.sub(r'""".*?"""|#.*', "", text, flags=re.S), path  # docstrings may cite it
+        assert "parents[1]" not in text and "parent.parent" not in text, path
+
+
+def test_no_file_is_over_500_lines():
+    sizes = {str(p.relative_to(REPO)): len(p.read_text().splitlines()) for p in PACKAGE.rglob("*.py")}
+    assert max(sizes.values()) > 300  # the count sees the big rooms
+    assert {name: size for name, size in sizes.items() if size > 500} == {}
+
+
 def test_functions_and_classes_fit_on_a_screen_or_two():
     """No function of the package over 60 lines, no class over 120: each room stays readable."""
-    import ast
-
     too_long = []
-    for path in sorted((REPO / "therapy_utils").rglob("*.py")):
+    for path in sorted(PACKAGE.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             limit = {ast.FunctionDef: 60, ast.ClassDef: 120}.get(type(node))
             if limit and node.end_lineno - node.lineno + 1 > limit:
@@ -132,6 +196,12 @@ def test_readme_timings_are_the_speed_benchmark_s():
     assert quoted == {name: f"{seconds:.0f}" for name, seconds in results["notebooks"]["seconds"].items()}
 
 
+def package_path(module: str) -> str:
+    """Where a name the notebooks import lives: the course's rooms under therapy_utils.course."""
+    course = module.split(".")[0] in ("checkpoints", "plots", "widgets", "transfer", "check", "cli")
+    return f"therapy_utils.{'course.' if course else ''}{module}"
+
+
 def test_what_the_notebooks_call_is_documented_numpydoc_style():
     """Every package function or class a notebook calls documents its parameters (numpydoc, as scikit-learn does)."""
     import importlib
@@ -142,12 +212,12 @@ def test_what_the_notebooks_call_is_documented_numpydoc_style():
         for cell in json.loads(path.read_text())["cells"]:
             if cell["cell_type"] == "code":
                 source = "".join(cell["source"])
-                called |= set(re.findall(r"(?<![\w.])(simulate|truth|data|batching|model|train|evaluate|embeddings|"
-                                         r"optimize|checkpoints|plots|widgets|uncertainty|compare)\.([A-Za-z_]\w*)\(",
-                                         source))
+                called |= set(re.findall(r"(?<![\w.])(simulate|outcome|truth|data|batching|model|train|checkpoint|"
+                                         r"evaluate|embeddings|optimize|checkpoints|plots|widgets|uncertainty|"
+                                         r"transfer)\.([A-Za-z_]\w*)\(", source))
                 called |= {(f"plots.{sub}", name) for sub, name in re.findall(r"\bplots\.(\w+)\.(\w+)\(", source)}
     assert len(called) > 50
     undocumented = [f"{module}.{name}" for module, name in sorted(called)
                     if not re.search(r"^(Parameters|Attributes)\n-{5,}", inspect.getdoc(
-                        getattr(importlib.import_module(f"therapy_utils.{module}"), name)) or "", flags=re.M)]
+                        getattr(importlib.import_module(package_path(module)), name)) or "", flags=re.M)]
     assert undocumented == []

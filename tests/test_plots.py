@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from therapy_utils import plots
+from therapy_utils.course import plots
 
 
 def test_each_group_keeps_its_colour_and_other_groups_get_new_ones():

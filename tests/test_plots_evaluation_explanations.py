@@ -9,8 +9,8 @@ import pytest
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from therapy_utils import plots
-from therapy_utils.plots import evaluation, explanations
+from therapy_utils.course import plots
+from therapy_utils.course.plots import evaluation, explanations
 
 MOTIFS = (("A", "B", "A"), ("C", "D", "C"))
 

@@ -18,8 +18,8 @@ import seaborn as sns
 from conftest import CHECKPOINTS
 from matplotlib.transforms import Bbox
 
-from therapy_utils import embeddings, model, simulate
-from therapy_utils.plots import embeddings as maps
+from therapy_utils import checkpoint, embeddings, simulate
+from therapy_utils.course.plots import embeddings as maps
 
 GROUPS = simulate.preset_params("realistic").group_of()
 
@@ -45,7 +45,7 @@ def labels_on_points(fig, coords: pd.DataFrame, boxes: dict[str, Bbox]) -> list[
 
 
 def committed_pca(name: str) -> pd.DataFrame:
-    net, vocab = model.load_checkpoint(CHECKPOINTS / name)
+    net, vocab = checkpoint.load_checkpoint(CHECKPOINTS / name)
     return embeddings.project_2d(embeddings.embedding_table(net, vocab), "pca")
 
 
@@ -95,7 +95,7 @@ def clustermap_collisions(grid) -> list[str]:
 
 
 def test_the_clustermap_colour_bar_keeps_clear_of_the_dendrograms():
-    net, vocab = model.load_checkpoint(CHECKPOINTS / "realistic_lstm")
+    net, vocab = checkpoint.load_checkpoint(CHECKPOINTS / "realistic_lstm")
     similarity = embeddings.similarity_matrix(embeddings.embedding_table(net, vocab))
     grid = maps.similarity_clustermap(similarity, GROUPS, title="Cosine similarity")
     assert not clustermap_collisions(grid)

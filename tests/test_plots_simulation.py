@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from therapy_utils import evaluate, plots, simulate, truth
-from therapy_utils.plots import simulation
+from therapy_utils import evaluate, simulate, truth
+from therapy_utils.course import plots
+from therapy_utils.course.plots import simulation
 
 PARAMS = simulate.preset_params("realistic")
 PHASES = [name for name, _ in PARAMS.groups]  # engagement → skills → cognitive → exposure → maintenance, crisis

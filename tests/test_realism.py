@@ -17,8 +17,9 @@ import pytest
 import torch
 from conftest import CHECKPOINTS, REPO
 
-from therapy_utils import batching, checkpoints, data, evaluate, model, optimize, outcome, simulate
+from therapy_utils import batching, checkpoint, data, evaluate, optimize, outcome, simulate, stopping_rule
 from therapy_utils import truth as ground_truth
+from therapy_utils.course import checkpoints
 from therapy_utils.model import BEST_CONFIG, build_model
 
 STOPPING = simulate.preset_params("realistic", **simulate.STOPPING_RULE)
@@ -40,7 +41,7 @@ def test_defaults_leave_the_realistic_preset_unchanged():
 
 def test_stopping_rule_ends_each_course_when_progress_first_reaches_the_threshold():
     courses = simulate.simulate_courses(STOPPING, 5_000, seed=1)
-    matrix, lengths = simulate.courses_to_matrix(courses["modules"], STOPPING.modules)
+    matrix, lengths = outcome.courses_to_matrix(courses["modules"], STOPPING.modules)
     a, b = outcome.progress_parts(STOPPING, matrix)
     progress = a + courses["responsiveness"].to_numpy()[:, None] * b
     for row in range(0, 5_000, 50):
@@ -88,12 +89,12 @@ SOFT = replace(STOPPING, stopping_softness=0.3)  # notebook 09's clinician: stop
 def test_a_soft_rule_stops_with_the_stated_chance_and_a_hard_rule_draws_nothing_new():
     courses = simulate.simulate_courses(SOFT, 50_000, seed=6)
     lengths = courses["modules"].map(len).to_numpy()
-    progress = simulate.interim_progress(SOFT, courses["modules"], courses["responsiveness"])
+    progress = stopping_rule.interim_progress(SOFT, courses["modules"], courses["responsiveness"])
     at_four = progress[:, SOFT.min_length - 1]
     stopped = lengths == SOFT.min_length
     for low, high in ((0.5, 0.6), (0.7, 0.8), (0.9, 1.0)):  # the share stopping after session 4, by progress there
         band = (at_four >= low) & (at_four < high)
-        chance = simulate.stopping_chance(SOFT, at_four[band])
+        chance = stopping_rule.stopping_chance(SOFT, at_four[band])
         assert abs(stopped[band].mean() - chance.mean()) < 4 * np.sqrt(chance.mean() * (1 - chance.mean())
                                                                         / band.sum()), (low, high)
     assert np.isnan(progress[lengths < SOFT.max_length, -1]).all()  # nothing recorded after a course's end
@@ -116,7 +117,7 @@ def test_ipw_recovers_the_interventional_curve_where_the_weights_are_well_behave
     model's misspecification, logistic for a probit rule) of E[y | do(L)]; the plain means are far off."""
     courses = simulate.simulate_courses(SOFT, 50_000, seed=9)
     lengths = courses["modules"].map(len).to_numpy()
-    progress = simulate.interim_progress(SOFT, courses["modules"], courses["responsiveness"])
+    progress = stopping_rule.interim_progress(SOFT, courses["modules"], courses["responsiveness"])
     chances = optimize.stopping_chances(progress, lengths, SOFT.min_length, SOFT.max_length)
     weighted = optimize.ipw_length_curve(courses["effectiveness"], lengths, chances, SOFT.min_length)
     long = simulate.simulate_courses(replace(SOFT, stopping_threshold=None, min_length=20), 2_000, seed=10)
@@ -201,7 +202,7 @@ def test_integrated_gradients_add_up_to_the_prediction_minus_the_paths_start(tra
 def test_shipped_models_attributions_are_complete_against_the_paths_real_start(name, tmp_path):
     """Measured on these 40 courses at 128 steps: error 0 (below 1e-6) for the LSTM, 2.1e-4 for the five-CNN
     ensemble; against the all-padding course the ensemble's error stays 0.033 at any number of steps."""
-    fitted, vocab = model.load_checkpoint(CHECKPOINTS / name)
+    fitted, vocab = checkpoint.load_checkpoint(CHECKPOINTS / name)
     courses = [c for c in checkpoints.notebook_courses(tmp_path)["modules"][-40:]
                if set(c) <= set(vocab.modules)]
     attributions = evaluate.integrated_gradients(fitted, courses, vocab, steps=128)

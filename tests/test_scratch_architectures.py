@@ -25,8 +25,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import PolyCollection
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
-from therapy_utils import batching, data, model, simulate, train
-from therapy_utils.plots import comparison
+from therapy_utils import batching, checkpoint, data, model, simulate, train
+from therapy_utils.course import transfer
+from therapy_utils.course.plots import comparison
 
 matplotlib.use("Agg")
 
@@ -34,7 +35,7 @@ matplotlib.use("Agg")
 def lesson(name: str, *definitions: str, **names: object) -> dict:
     """Execute the notebook's code cells that start by defining ``definitions``; ``names`` are the globals they read."""
     cells = json.loads((REPO / "notebooks" / name).read_text())["cells"]
-    namespace = {"torch": torch, "copy": copy, "replace": replace, "train": train, "model": model,
+    namespace = {"torch": torch, "copy": copy, "replace": replace, "train": train, "model": model, "transfer": transfer,
                  "register_optimizer_step_pre_hook": register_optimizer_step_pre_hook, **names}
     for definition in definitions:
         (source,) = ["".join(c["source"]) for c in cells
@@ -80,7 +81,7 @@ def test_the_from_scratch_cnn_equals_the_packages_cnn(batch, winner):
     vocab, padded, lengths = batch
     cnn_prediction = lesson("08_model_comparison.ipynb", "cnn_prediction")["cnn_prediction"]
     if winner:  # the trained winner of notebook 08, with the vocabulary it was trained with
-        net, vocab = model.load_checkpoint(REPO / "notebooks" / "checkpoints" / "original_best")
+        net, vocab = checkpoint.load_checkpoint(REPO / "notebooks" / "checkpoints" / "original_best")
         courses = simulate.simulate_courses(simulate.preset_params("original"), 60, seed=1000)
         padded, lengths = batching.encode_padded(list(courses["modules"]), vocab)
         members = list(net.eval().members)
@@ -135,9 +136,9 @@ def test_layer_norm_by_hand_equals_torch():
 # notebook 07: freezing and parameter groups ------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def transfer():
+def transfer_lesson():
     """07's optimizer in its solutions' first-step comparison, with a small pre-trained stand-in (a fresh model)."""
-    setup = train.TRANSFER_SETUP
+    setup = transfer.TRANSFER_SETUP
     pool = setup.target()[0]
     vocab = data.Vocabulary(simulate.LETTERS)
     pretrained = build(vocab, setup.model_config, seed=7)
@@ -157,9 +158,9 @@ def test_the_solutions_copy_of_the_transfer_optimizer_is_the_lessons():
     assert cell("solutions/07_solutions.ipynb") == cell("07_transfer_learning.ipynb")
 
 
-@pytest.mark.parametrize("start", train.TRANSFER_STARTS)
-def test_the_transfer_optimizer_from_scratch_equals_the_packages(transfer, start):
-    namespace, parts = transfer
+@pytest.mark.parametrize("start", transfer.TRANSFER_STARTS)
+def test_the_transfer_optimizer_from_scratch_equals_the_packages(transfer_lesson, start):
+    namespace, parts = transfer_lesson
     net, caught = namespace["package_first_step"](start, parts)
     mine, optimizer = namespace["my_first_step"](start, net, caught)
     groups = namespace["groups_by_name"]
@@ -167,7 +168,7 @@ def test_the_transfer_optimizer_from_scratch_equals_the_packages(transfer, start
     assert groups(optimizer, mine) == theirs  # the same tensors, at the same learning rate, frozen alike
     assert {name for name, (_, trainable) in theirs.items() if not trainable} == (
         {"embedding.weight"} if start == "frozen embeddings" else set())
-    lr = train.TRANSFER_SETUP.train_config_for(start).lr
+    lr = transfer.TRANSFER_SETUP.train_config_for(start).lr
     assert {rate for rate, _ in theirs.values()} == {lr}
     for (name, p), q in zip(mine.named_parameters(), net.parameters(), strict=True):
         torch.testing.assert_close(p, q, msg=name)
@@ -175,8 +176,8 @@ def test_the_transfer_optimizer_from_scratch_equals_the_packages(transfer, start
         assert moved is not (start == "frozen embeddings" and name == "embedding.weight"), name
 
 
-def test_a_wrong_learning_rate_would_be_caught(transfer):
-    namespace, parts = transfer
+def test_a_wrong_learning_rate_would_be_caught(transfer_lesson):
+    namespace, parts = transfer_lesson
     net, caught = namespace["package_first_step"]("fine-tuned model", parts)
     mine, optimizer = namespace["my_first_step"]("random", net, caught)  # the plain step size, 1e-3, not 3e-4
     assert namespace["groups_by_name"](optimizer, mine) != namespace["groups_by_name"](caught["optimizer"], net)

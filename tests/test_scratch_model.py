@@ -19,7 +19,7 @@ from torch.nn.utils.rnn import pack_padded_sequence
 from torch.utils.data import DataLoader, Dataset
 
 from therapy_utils import batching, data, model, simulate
-from therapy_utils.plots import model as model_plots
+from therapy_utils.course.plots import model as model_plots
 
 NOTEBOOK = REPO / "notebooks" / "02_embedding_lstm_model.ipynb"
 SOLUTIONS = REPO / "notebooks" / "solutions" / "02_solutions.ipynb"

@@ -2,7 +2,7 @@
 
 ``adam_step`` and ``dropout`` are taken from the notebook's own cells (so the lesson cannot drift from the test) and
 compared with ``torch.optim.Adam(weight_decay=...)`` and ``torch.nn.functional.dropout`` / ``nn.Dropout``; each
-comparison is also shown to fail for a plausible slip. The figures of ``therapy_utils.plots.training`` are checked for
+comparison is also shown to fail for a plausible slip. The figures of ``course.plots.training`` are checked for
 titles and labelled axes, a learning rate drawn as steps, the best-epoch star at the argmin of the validation loss and
 the noise floor at σ².
 """
@@ -17,7 +17,8 @@ import pytest
 import torch
 from conftest import REPO
 
-from therapy_utils import model, plots
+from therapy_utils import model
+from therapy_utils.course import plots
 
 NOTEBOOK = REPO / "notebooks" / "03_training.ipynb"
 # Largest gap measured between adam_step and torch.optim.Adam over these steps: 1.2e-7 (one float32 rounding step

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from therapy_utils.data import assign_split
-from therapy_utils.outcome import motif_counts
-from therapy_utils.simulate import courses_to_matrix, preset_params, simulate_courses, transition_matrices
+from therapy_utils.outcome import courses_to_matrix, motif_counts
+from therapy_utils.simulate import preset_params, simulate_courses, transition_matrices
 from therapy_utils.truth import expected_effectiveness, next_module_distribution
 
 

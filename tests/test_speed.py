@@ -13,7 +13,7 @@ import pytest
 import torch
 from conftest import REPO
 
-from therapy_utils import simulate
+from therapy_utils import outcome, simulate
 from therapy_utils.batching import EncodedCourses, length_buckets, make_loader
 from therapy_utils.data import Vocabulary, split_courses
 from therapy_utils.evaluate import predict
@@ -65,7 +65,7 @@ def test_simulated_transitions_follow_the_true_matrix():
     """200,000 courses: observed next-module frequencies within 4 standard errors of the true rows."""
     params = simulate.preset_params("realistic")
     courses = simulate.simulate_courses(params, 200_000, seed=11)
-    matrix, lengths = simulate.courses_to_matrix(courses["modules"], params.modules)
+    matrix, lengths = outcome.courses_to_matrix(courses["modules"], params.modules)
     _, trans = simulate.transition_matrices(params)
     ok = np.arange(matrix.shape[1] - 1)[None, :] < (lengths - 1)[:, None]
     counts = np.zeros((17, 17))

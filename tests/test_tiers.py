@@ -1,7 +1,7 @@
 """``make test-fast`` leaves out the tests marked slow; every module of the package must still be exercised there.
 
 A test *exercises* a module when its body uses a name bound to that module: the module itself (``from therapy_utils
-import uncertainty`` … ``uncertainty.split_conformal``) or something imported from it (``from therapy_utils.compare
+import uncertainty`` … ``uncertainty.split_conformal``) or something imported from it (``from therapy_utils.evaluate
 import holm`` … ``holm(...)``). A test is slow when it, or its whole file (``pytestmark``), carries
 ``pytest.mark.slow``.
 """
@@ -13,8 +13,16 @@ from pathlib import Path
 
 from conftest import REPO
 
-LIBRARY = sorted([p.stem for p in (REPO / "therapy_utils").glob("*.py") if p.stem not in ("__init__", "__main__")]
-                 + [p.parent.name for p in (REPO / "therapy_utils").glob("*/__init__.py")])
+
+def rooms(package: Path, prefix: str = "") -> list[str]:
+    """The modules and subpackages of a package, by dotted name; the course layer's rooms as ``course.<name>``."""
+    found = [prefix + p.stem for p in package.glob("*.py") if p.stem not in ("__init__", "__main__")]
+    for sub in sorted(p.parent for p in package.glob("*/__init__.py")):
+        found += rooms(sub, "course.") if sub.name == "course" else [prefix + sub.name]
+    return sorted(found)
+
+
+LIBRARY = rooms(REPO / "therapy_utils")
 
 
 def _is_slow_mark(node: ast.expr) -> bool:
@@ -28,11 +36,15 @@ def _bindings(tree: ast.Module) -> dict[str, str]:
     """Names the test file binds to a library module: module aliases and imported functions or classes."""
     bound = {}
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module == "therapy_utils":
-            bound |= {alias.asname or alias.name: alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("therapy_utils."):
-            module = node.module.split(".")[1]
-            bound |= {alias.asname or alias.name: module for alias in node.names}
+        parts = (node.module or "").split(".") if isinstance(node, ast.ImportFrom) else []
+        if parts[:1] != ["therapy_utils"]:
+            continue
+        if parts in (["therapy_utils"], ["therapy_utils", "course"]):
+            prefix = "course." if len(parts) == 2 else ""
+            bound |= {alias.asname or alias.name: prefix + alias.name for alias in node.names}
+        else:
+            room = ".".join(parts[1:3]) if parts[1] == "course" else parts[1]
+            bound |= {alias.asname or alias.name: room for alias in node.names}
     return bound
 
 
@@ -60,12 +72,15 @@ def test_every_library_module_is_exercised_by_a_fast_test():
 
 def test_the_tier_check_sees_marks_and_imports(tmp_path):
     sample = tmp_path / "test_sample.py"
-    sample.write_text("import pytest\nfrom therapy_utils import compare, uncertainty\n"
-                      "from therapy_utils.truth import outcome_distribution\n\n"
-                      "def test_a():\n    compare.holm([0.1])\n\n"
+    sample.write_text("import pytest\nfrom therapy_utils import evaluate, uncertainty\n"
+                      "from therapy_utils.truth import outcome_distribution\n"
+                      "from therapy_utils.course import plots\n"
+                      "from therapy_utils.course.check.guards import read_word\n\n"
+                      "def test_a():\n    evaluate.holm([0.1])\n    plots.palette\n\n"
                       "@pytest.mark.slow\ndef test_b():\n    uncertainty.conformal_rank(9, 0.9)\n\n"
-                      "def test_c():\n    outcome_distribution\n")
-    assert fast_coverage(sample) == {"compare", "truth"}
-    sample.write_text("import pytest\nfrom therapy_utils import compare\npytestmark = pytest.mark.slow\n\n"
-                      "def test_a():\n    compare.holm([0.1])\n")
+                      "def test_c():\n    outcome_distribution\n    read_word\n")
+    assert fast_coverage(sample) == {"evaluate", "truth", "course.plots", "course.check"}
+    assert "course.check" in LIBRARY and "evaluate" in LIBRARY and "course" not in LIBRARY
+    sample.write_text("import pytest\nfrom therapy_utils import evaluate\npytestmark = pytest.mark.slow\n\n"
+                      "def test_a():\n    evaluate.holm([0.1])\n")
     assert fast_coverage(sample) == set()

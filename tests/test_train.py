@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from therapy_utils.cli import EXAMPLE_COURSES
+from therapy_utils.course.cli import EXAMPLE_COURSES
 from therapy_utils.data import Vocabulary, split_courses
 from therapy_utils.embeddings import embedding_table, most_similar
 from therapy_utils.evaluate import predict, regression_metrics
@@ -92,32 +92,34 @@ def test_weighted_validation_loss_is_the_per_course_mean(small_courses):
 
 
 def test_fit_or_load_trains_once_then_loads_the_same_model(tmp_path, small_courses):
-    from therapy_utils.train import fit_or_load
+    from therapy_utils.checkpoint import fit_or_load, training_recipe
+
+    def load(courses, model_config, train_config, **options):
+        return fit_or_load(tmp_path, training_recipe(courses, model_config, train_config, seed=1), **options)
 
     config = TrainConfig(max_epochs=3)
-    trained, vocab, history = fit_or_load(small_courses, tmp_path, ModelConfig(), config, seed=1, progress=False)
+    trained, vocab, history = load(small_courses, ModelConfig(), config, progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["history.csv", "model.json", "model.pt", "training.json"]
-    loaded, loaded_vocab, loaded_history = fit_or_load(small_courses, tmp_path, ModelConfig(), config, seed=1)
+    loaded, loaded_vocab, loaded_history = load(small_courses, ModelConfig(), config)
     test = split_courses(small_courses)["test"]
     assert loaded_vocab == vocab and loaded_history.equals(history)
     assert np.array_equal(predict(loaded, test, vocab), predict(trained, test, vocab))
     (tmp_path / "model.pt").write_bytes(b"stale")  # overwrite=True must retrain rather than read this
-    retrained, _, _ = fit_or_load(small_courses, tmp_path, ModelConfig(), config, seed=1, overwrite=True,
-                                  progress=False)
+    retrained, _, _ = load(small_courses, ModelConfig(), config, overwrite=True, progress=False)
     assert np.array_equal(predict(retrained, test, vocab), predict(trained, test, vocab))
     with pytest.raises(ValueError, match=r"a different train_config than asked for; pass overwrite=True"):
-        fit_or_load(small_courses, tmp_path, ModelConfig(), TrainConfig(max_epochs=4), seed=1)
+        load(small_courses, ModelConfig(), TrainConfig(max_epochs=4))
     with pytest.raises(ValueError, match=r"a different courses, courses_sha256 than"):
-        fit_or_load(small_courses.iloc[:100], tmp_path, ModelConfig(), config, seed=1)
+        load(small_courses.iloc[:100], ModelConfig(), config)
     recipe = json.loads((tmp_path / "training.json").read_text())
     del recipe["model_config"]["wide"], recipe["model_config"]["position_init_std"]  # saved before they existed
     (tmp_path / "training.json").write_text(json.dumps(recipe))
-    assert fit_or_load(small_courses, tmp_path, ModelConfig(), config, seed=1)[2].equals(history)  # = the defaults
+    assert load(small_courses, ModelConfig(), config)[2].equals(history)  # = the defaults
     with pytest.raises(ValueError, match=r"a different model_config than asked for"):
-        fit_or_load(small_courses, tmp_path, ModelConfig(wide=True), config, seed=1)
+        load(small_courses, ModelConfig(wide=True), config)
     (tmp_path / "training.json").unlink()  # a checkpoint from before recipes were recorded
     with pytest.raises(ValueError, match=r"does not say how it was trained \(no training.json\)"):
-        fit_or_load(small_courses, tmp_path, ModelConfig(), config, seed=1)
+        load(small_courses, ModelConfig(), config)
 
 
 def test_a_course_longer_than_the_position_embeddings_is_refused_before_training():
@@ -154,6 +156,6 @@ def test_training_on_a_gpu_puts_the_callers_cuda_generator_back(monkeypatch):
 
 
 def test_the_command_line_trains_on_the_cpu_unless_told_otherwise():
-    from therapy_utils.cli import build_parser
+    from therapy_utils.course.cli import build_parser
 
     assert build_parser().parse_args(["run"]).device == "cpu"

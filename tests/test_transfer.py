@@ -12,10 +12,11 @@ import pytest
 import torch
 from conftest import REPO
 
+from therapy_utils.course.transfer import TRANSFER_SETUP, TRANSFER_STARTS, fit_transfer
 from therapy_utils.embeddings import embedding_table, export_projector, load_embeddings, save_embeddings
 from therapy_utils.evaluate import courses_needed, learning_curve, learning_curve_summary
 from therapy_utils.simulate import preset_params
-from therapy_utils.train import TRANSFER_SETUP, TRANSFER_STARTS, TrainConfig, fit_transfer
+from therapy_utils.train import TrainConfig
 
 QUICK = TrainConfig(max_epochs=3)
 

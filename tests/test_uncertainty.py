@@ -19,8 +19,9 @@ import pytest
 import torch
 from sklearn.metrics import mean_pinball_loss
 
-from therapy_utils import simulate, truth, uncertainty
-from therapy_utils.model import ModelConfig, build_model, load_checkpoint, save_checkpoint
+from therapy_utils import outcome, simulate, truth, uncertainty
+from therapy_utils.checkpoint import load_checkpoint, save_checkpoint
+from therapy_utils.model import ModelConfig, build_model
 from therapy_utils.train import pinball_loss
 
 Z_LIMIT = 5.0  # standard errors: with ~18 statistics per preset, a false alarm has probability near 1e-5
@@ -108,7 +109,7 @@ def test_the_stopping_rules_quadrature_is_within_its_stated_error():
     """200 equal-probability nodes of the responsiveness, against 4,000: E[y | course] within 1e-4."""
     params = simulate.preset_params("stopping_rule")
     courses = simulate.simulate_courses(params, 500, seed=3)["modules"]
-    matrix, lengths = simulate.courses_to_matrix(courses, params.modules)
+    matrix, lengths = outcome.courses_to_matrix(courses, params.modules)
     means = []
     for nodes in (200, 4000):
         a_end, b_end, r = truth._stopping_nodes(params, matrix, lengths, nodes)
@@ -194,7 +195,7 @@ def test_conformal_rank_is_exact(n):
 def test_the_command_line_the_builder_and_the_notebook_take_the_same_rank(n, trained):
     """One conformal quantile everywhere: the CLI's report, the course builder's interval and notebook 11's methods
     give the interval of the ⌈(n + 1) · 0.9⌉-th smallest calibration residual."""
-    from therapy_utils import cli, widgets
+    from therapy_utils.course import cli, widgets
 
     net, vocab, _ = trained
     courses = simulate.simulate_courses(simulate.preset_params("realistic"), n + 40, seed=n)

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from conftest import REPO
 
+from therapy_utils.checkpoint import load_checkpoint
+from therapy_utils.course.widgets import CourseBuilder
 from therapy_utils.data import split_courses
 from therapy_utils.evaluate import model_scorer, next_module_gains, occlusion, predict
-from therapy_utils.model import load_checkpoint
 from therapy_utils.simulate import preset_params
 from therapy_utils.train import TrainConfig
 from therapy_utils.truth import expected_effectiveness, outcome_distribution
-from therapy_utils.widgets import CourseBuilder
 
 
 @pytest.fixture()

@@ -1,8 +1,15 @@
-"""therapy_utils: the helper package behind the therapy_embeddings notebooks.
+"""therapy_utils: the helper package behind the therapy_embeddings notebooks, in two layers.
 
-One module per stage: simulate, outcome (the simulator's outcome model, public), truth, data, batching, model,
-train, evaluate, compare (comparisons over seeds), embeddings, optimize, checkpoints, uncertainty (prediction
-intervals), plots, widgets, check (the exercises' checks), cli.
+**The library** — one module per stage, reusable without the course: simulate (parameters and generators), outcome
+(the simulator's outcome model, public), stopping_rule, truth, data, batching, model_config, model, train, checkpoint
+(saving, loading and one ``fit_or_load``), evaluate (prediction, explanation and comparison), embeddings, optimize
+and uncertainty (prediction intervals).
+
+**The course** — :mod:`therapy_utils.course`, what the notebooks need beyond the library: course.check (the exercises'
+checks, one module per notebook), course.plots, course.widgets, course.checkpoints (the notebooks' committed models),
+course.transfer (notebook 07's experiment) and course.cli (``python -m therapy_utils``). The course imports the
+library, never the reverse.
+
 Importing the package does no work; import the stage you need.
 """
 

@@ -1,7 +1,7 @@
-"""``python -m therapy_utils``: see :mod:`therapy_utils.cli`."""
+"""``python -m therapy_utils``: see :mod:`therapy_utils.course.cli`."""
 
 import sys
 
-from therapy_utils.cli import main
+from therapy_utils.course.cli import main
 
 sys.exit(main())

@@ -321,7 +321,7 @@ def stopping_chances(progress: np.ndarray, lengths: np.ndarray, min_length: int,
     ----------
     progress : numpy.ndarray
         ``(n, max_length)`` progress after each session (NaN after the course's end), e.g.
-        ``simulate.interim_progress``.
+        ``stopping_rule.interim_progress``.
     lengths : numpy.ndarray
         Each course's number of sessions.
     min_length, max_length : int

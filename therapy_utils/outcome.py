@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
 if TYPE_CHECKING:
     from therapy_utils.simulate import SimulatorParams
@@ -137,3 +138,57 @@ def outcome_mean(params: SimulatorParams, matrix: np.ndarray, lengths: np.ndarra
     mean -= params.fatigue_step * (lengths > params.fatigue_threshold)
     mean -= params.fatigue_per_session * np.maximum(lengths - params.fatigue_threshold, 0)
     return mean + session_curve(params, lengths)
+
+
+def noise_sd_for_length(params: SimulatorParams, lengths: np.ndarray) -> np.ndarray:
+    """The outcome noise's sd for courses of each length: ``noise_sd`` plus ``noise_sd_per_session`` per session
+    beyond ``min_length`` (11_uncertainty).
+
+    Parameters
+    ----------
+    params : SimulatorParams
+        The population (realistic generator).
+    lengths : numpy.ndarray
+        Course lengths.
+
+    Returns
+    -------
+    numpy.ndarray
+        One sd per course, float.
+    """
+    extra = np.asarray(lengths, dtype=float) - params.min_length
+    return params.noise_sd + params.noise_sd_per_session * np.maximum(extra, 0.0)
+
+
+def courses_to_matrix(courses: pd.Series | list, modules: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Integer matrix (−1 padded) and lengths, for vectorised ground-truth arithmetic.
+
+    Parameters
+    ----------
+    courses : pandas.Series or list
+        Courses, each a sequence of module names.
+    modules : tuple of str
+        The simulator's modules (``params.modules``); a module's index in it is its code.
+
+    Returns
+    -------
+    matrix : numpy.ndarray
+        ``(n, T)`` int64 module indices, −1 after each course's end; ``T`` is the longest length (at least 1).
+    lengths : numpy.ndarray
+        ``(n,)`` int64 course lengths.
+
+    Raises
+    ------
+    ValueError
+        When a course holds a module that is not in ``modules`` (the row is named).
+    """
+    index = {m: i for i, m in enumerate(modules)}
+    courses = list(courses)
+    lengths = np.array([len(c) for c in courses], dtype=np.int64)
+    matrix = np.full((len(courses), max(lengths.max(initial=0), 1)), -1, dtype=np.int64)
+    for row, course in enumerate(courses):
+        try:
+            matrix[row, : len(course)] = [index[m] for m in course]
+        except KeyError as err:
+            raise ValueError(f"row {row}: module {err.args[0]!r} is not one of the simulator's modules") from None
+    return matrix, lengths

@@ -8,13 +8,11 @@ Two presets share one parameter dataclass:
   groups, a phase-ordered Markov process, motifs that count wherever they occur and an
   optional latent severity, so the claims made about embeddings can be checked.
 
-What is *true* about a population — the exact expected effectiveness ``E[y | course]``, the
-true next-module distribution — lives in :mod:`therapy_utils.truth`; this module holds the
-parameters, the generators and the outcome model both share. The realistic preset's options
-closer to the clinic are off by default: patient subtypes that choose the flowchart, detours
-and returns, interim response (01_simulate_therapy_courses), and a stopping rule with patient
-responsiveness (09_optimizing_courses).
-Taught in ``01_simulate_therapy_courses.ipynb``.
+This module holds the parameters and the generators; the outcome model they draw from is :mod:`therapy_utils.outcome`,
+the stopping rule :mod:`therapy_utils.stopping_rule`, and what is *true* about a population :mod:`therapy_utils.truth`.
+The realistic preset's options closer to the clinic are off by default: patient subtypes that choose the flowchart,
+detours and returns, interim response (01_simulate_therapy_courses), and a stopping rule with patient responsiveness
+(09_optimizing_courses). Taught in ``01_simulate_therapy_courses.ipynb``.
 """
 
 from __future__ import annotations
@@ -25,18 +23,19 @@ from itertools import pairwise
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 from therapy_utils.outcome import (
     PHASE_ORDER,
     class_shift,
     group_spread,
+    noise_sd_for_length,
     outcome_mean,
     progress_parts,
     session_curve,
     step_rows,
     subtype_effects,
 )
+from therapy_utils.stopping_rule import stopping_lengths
 
 LETTERS: tuple[str, ...] = tuple("ABCDEFGHIJKLMNOPQ")
 ORIGINAL_MOTIFS: tuple[tuple[str, ...], ...] = (
@@ -150,26 +149,6 @@ STOPPING_RULE = {"session_gain": 0.3, "session_scale": 4.0, "responsiveness_sd":
 # 11_uncertainty's heteroscedastic population: the noise sd grows from 0.03 (4 sessions) to 0.126 (20 sessions), so
 # an interval that adapts to the course has something to adapt to.
 HETEROSCEDASTIC = {"noise_sd": 0.03, "noise_sd_per_session": 0.006}
-
-
-def noise_sd_for_length(params: SimulatorParams, lengths: np.ndarray) -> np.ndarray:
-    """The outcome noise's sd for courses of each length: ``noise_sd`` plus ``noise_sd_per_session`` per session
-    beyond ``min_length`` (11_uncertainty).
-
-    Parameters
-    ----------
-    params : SimulatorParams
-        The population (realistic generator).
-    lengths : numpy.ndarray
-        Course lengths.
-
-    Returns
-    -------
-    numpy.ndarray
-        One sd per course, float.
-    """
-    extra = np.asarray(lengths, dtype=float) - params.min_length
-    return params.noise_sd + params.noise_sd_per_session * np.maximum(extra, 0.0)
 
 
 # 01_simulate_therapy_courses' flowchart population: two primary problems with their own flowcharts and modules that
@@ -423,7 +402,7 @@ def _simulate_markov(params: SimulatorParams, n: int, seed: int) -> pd.DataFrame
     if params.stopping_threshold is not None:
         # a soft rule draws one uniform per session, after every other draw: with softness 0 nothing is drawn
         decisions = rng.random((n, params.max_length)) if params.stopping_softness > 0 else None
-        lengths = _stopping_lengths(params, matrix, responsiveness, decisions)
+        lengths = stopping_lengths(params, matrix, responsiveness, decisions)
     if params.noise_sd_per_session:  # the same draws, rescaled: with 0 every course keeps noise_sd's draw exactly
         noise = noise * (noise_sd_for_length(params, lengths) / params.noise_sd)
     matrix[np.arange(params.max_length)[None, :] >= lengths[:, None]] = -1
@@ -492,71 +471,6 @@ def refuse_confounding(params: SimulatorParams) -> None:
                          "does not model them together")
 
 
-def stopping_chance(params: SimulatorParams, progress: np.ndarray) -> np.ndarray:
-    """The chance that a course stops after a session with this expected progress (09_optimizing_courses).
-
-    1 at or above the threshold and 0 below it for a hard rule (``stopping_softness`` 0); otherwise
-    Phi((progress - threshold) / stopping_softness). Sessions before ``min_length`` are the caller's to exclude.
-
-    Parameters
-    ----------
-    params : SimulatorParams
-        A population with a stopping rule (``stopping_threshold`` set).
-    progress : numpy.ndarray
-        Expected progress after a session (:func:`interim_progress`), any shape.
-
-    Returns
-    -------
-    numpy.ndarray
-        Chances in [0, 1], the shape of ``progress``.
-    """
-    if params.stopping_threshold is None:
-        raise ValueError("these parameters have no stopping rule (stopping_threshold is None)")
-    if params.stopping_softness < 0:
-        raise ValueError(f"stopping_softness must be at least 0, got {params.stopping_softness!r}")
-    gap = np.asarray(progress, dtype=float) - params.stopping_threshold
-    if params.stopping_softness == 0:
-        return (gap >= 0).astype(float)
-    return norm.cdf(gap / params.stopping_softness)
-
-
-def interim_progress(params: SimulatorParams, courses: pd.Series | list, responsiveness: np.ndarray) -> np.ndarray:
-    """Each patient's expected progress after every session of their course: what routine outcome monitoring would
-    record, and what the stopping rule reads (09_optimizing_courses).
-
-    Parameters
-    ----------
-    params : SimulatorParams
-        The population (realistic generator, one population).
-    courses : pandas.Series or list
-        Courses, each a sequence of module names.
-    responsiveness : numpy.ndarray
-        Each patient's responsiveness (the simulator's latent ``responsiveness`` column).
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(n, max_length)``: progress after sessions 1, 2, ...; NaN after a course's last session.
-    """
-    matrix, lengths = courses_to_matrix(courses, params.modules)
-    a, b = progress_parts(params, matrix)
-    progress = a + np.reshape(np.asarray(responsiveness, dtype=float), (-1, 1)) * b
-    return np.where(np.arange(matrix.shape[1])[None, :] < lengths[:, None], progress, np.nan)
-
-
-def _stopping_lengths(params: SimulatorParams, matrix: np.ndarray, responsiveness: np.ndarray | float,
-                      decisions: np.ndarray | None = None) -> np.ndarray:
-    """Each course's length under the stopping rule: the first t ≥ min_length at which it stops (for a hard rule,
-    whose progress reaches the threshold; for a soft one, whose uniform in ``decisions`` falls below the chance)."""
-    refuse_confounding(params)
-    a, b = progress_parts(params, matrix)
-    chance = stopping_chance(params, a + np.reshape(responsiveness, (-1, 1)) * b)
-    reached = chance >= 1.0 if decisions is None else decisions < chance
-    reached[:, : params.min_length - 1] = False
-    reached[:, -1] = True
-    return reached.argmax(axis=1) + 1
-
-
 def _stacked_cdf(rows: np.ndarray) -> np.ndarray:
     """Cumulative rows laid end to end, row ``r`` shifted by ``r``: one sorted array that serves every row."""
     return (np.cumsum(rows, axis=1) + np.arange(len(rows))[:, None]).ravel()
@@ -584,39 +498,3 @@ def _matrix_to_courses(matrix: np.ndarray, modules: tuple[str, ...]) -> list[tup
     chars = np.where(matrix >= 0, codes[np.maximum(matrix, 0)], 0).astype(np.uint8)
     rows = np.ascontiguousarray(chars).view(f"S{matrix.shape[1]}").ravel()
     return list(map(tuple, rows.astype(f"U{matrix.shape[1]}").tolist()))
-
-
-def courses_to_matrix(courses: pd.Series | list, modules: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Integer matrix (−1 padded) and lengths, for vectorised ground-truth arithmetic.
-
-    Parameters
-    ----------
-    courses : pandas.Series or list
-        Courses, each a sequence of module names.
-    modules : tuple of str
-        The simulator's modules (``params.modules``); a module's index in it is its code.
-
-    Returns
-    -------
-    matrix : numpy.ndarray
-        ``(n, T)`` int64 module indices, −1 after each course's end; ``T`` is the longest length (at least 1).
-    lengths : numpy.ndarray
-        ``(n,)`` int64 course lengths.
-
-    Raises
-    ------
-    ValueError
-        When a course holds a module that is not in ``modules`` (the row is named).
-    """
-    index = {m: i for i, m in enumerate(modules)}
-    courses = list(courses)
-    lengths = np.array([len(c) for c in courses], dtype=np.int64)
-    matrix = np.full((len(courses), max(lengths.max(initial=0), 1)), -1, dtype=np.int64)
-    for row, course in enumerate(courses):
-        try:
-            matrix[row, : len(course)] = [index[m] for m in course]
-        except KeyError as err:
-            raise ValueError(f"row {row}: module {err.args[0]!r} is not one of the simulator's modules") from None
-    return matrix, lengths
-
-

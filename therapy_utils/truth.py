@@ -20,6 +20,8 @@ from scipy.stats import norm
 from therapy_utils.outcome import (
     class_prior,
     class_shift,
+    courses_to_matrix,
+    noise_sd_for_length,
     outcome_mean,
     progress_parts,
     session_curve,
@@ -29,13 +31,11 @@ from therapy_utils.outcome import (
 from therapy_utils.simulate import (
     SimulatorParams,
     check_options,
-    courses_to_matrix,
-    noise_sd_for_length,
     refuse_confounding,
-    stopping_chance,
     transition_matrices,
     uses_flowcharts,
 )
+from therapy_utils.stopping_rule import stopping_chance
 
 
 def clipped_normal_mean(mean: np.ndarray, sd: float) -> np.ndarray:
@@ -67,7 +67,7 @@ def severity_posterior(params: SimulatorParams, matrix: np.ndarray, lengths: np.
     params : SimulatorParams
         A realistic-preset population.
     matrix : numpy.ndarray
-        ``(n, T)`` module indices, −1 padded (:func:`simulate.courses_to_matrix`).
+        ``(n, T)`` module indices, −1 padded (:func:`outcome.courses_to_matrix`).
     lengths : numpy.ndarray
         ``(n,)`` course lengths.
 
@@ -159,7 +159,7 @@ def _soft_stopping_components(params: SimulatorParams, matrix: np.ndarray, lengt
 
     A course that stopped at L tells that the patient went on after every earlier session from ``min_length`` and
     stopped at L (unless L is ``max_length``): its likelihood given r is the product of those chances
-    (``simulate.stopping_chance``), the posterior is the prior N(1, sd²) on the grid times that product.
+    (``stopping_rule.stopping_chance``), the posterior is the prior N(1, sd²) on the grid times that product.
     """
     a, b = progress_parts(params, matrix)
     rows, last = np.arange(len(lengths)), lengths - 1

@@ -35,8 +35,8 @@ from scipy.stats import norm, spearmanr
 from therapy_utils.data import Vocabulary, show_value
 from therapy_utils.evaluate import predict
 from therapy_utils.model import CNN_ENSEMBLE_CONFIG, EnsembleModel, ModelConfig, SequenceModel
-from therapy_utils.outcome import motif_counts
-from therapy_utils.simulate import SimulatorParams, courses_to_matrix
+from therapy_utils.outcome import courses_to_matrix, motif_counts
+from therapy_utils.simulate import SimulatorParams
 from therapy_utils.truth import outcome_distribution
 
 LEVELS: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)

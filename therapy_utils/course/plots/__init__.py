@@ -4,7 +4,7 @@ The names most notebooks use are re-exported here (``plots.group_palette``, ``pl
 a notebook's own figures live in its stage's submodule (``plots.model`` for 02_embedding_lstm_model, ...).
 """
 
-from therapy_utils.plots import (
+from therapy_utils.course.plots import (
     comparison,
     embeddings,
     evaluation,
@@ -16,10 +16,10 @@ from therapy_utils.plots import (
     training,
     uncertainty,
 )
-from therapy_utils.plots.comparison import learning_curve_figure, oracle_share_curve_figure, oracle_share_figure
-from therapy_utils.plots.embeddings import embedding_map_figure, label_offsets
-from therapy_utils.plots.optimizing import length_curve_figure, module_effects_figure, regret_figure
-from therapy_utils.plots.palette import (
+from therapy_utils.course.plots.comparison import learning_curve_figure, oracle_share_curve_figure, oracle_share_figure
+from therapy_utils.course.plots.embeddings import embedding_map_figure, label_offsets
+from therapy_utils.course.plots.optimizing import length_curve_figure, module_effects_figure, regret_figure
+from therapy_utils.course.plots.palette import (
     GROUP_COLOURS,
     GROUP_ORDER,
     METHOD_COLOURS,
@@ -27,8 +27,8 @@ from therapy_utils.plots.palette import (
     group_handles,
     group_palette,
 )
-from therapy_utils.plots.training import plot_losses, training_figure
-from therapy_utils.plots.uncertainty import coverage_by_bin_figure, reliability_figure, spread_error_figure
+from therapy_utils.course.plots.training import plot_losses, training_figure
+from therapy_utils.course.plots.uncertainty import coverage_by_bin_figure, reliability_figure, spread_error_figure
 
 __all__ = [
     "GROUP_COLOURS", "GROUP_ORDER", "METHOD_COLOURS", "METHOD_STYLES", "comparison", "coverage_by_bin_figure",

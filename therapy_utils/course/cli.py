@@ -294,10 +294,10 @@ def run_report(preset: str, n_sequences: int, seed: int, data: Path | None, out:
                device: str = "cpu", progress: bool = True, save_model: Path | None = None,
                model_name: str = "original", shuffled: bool = False) -> dict:
     """The original script's run and report, plus the oracle, the baseline and (realistic) the embedding checks."""
+    from therapy_utils.checkpoint import save_checkpoint
+    from therapy_utils.course.plots import embedding_map_figure, training_figure
     from therapy_utils.data import split_courses
     from therapy_utils.embeddings import embedding_table, most_similar, project_2d
-    from therapy_utils.model import save_checkpoint
-    from therapy_utils.plots import embedding_map_figure, training_figure
 
     courses, params = _load_or_simulate(preset, n_sequences, seed, data)
     print(f"Average sequence length: {courses['modules'].map(len).mean():.2f}")

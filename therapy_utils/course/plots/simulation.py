@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
-from therapy_utils.plots.palette import GROUP_ORDER, group_handles, group_palette
+from therapy_utils.course.plots.palette import GROUP_ORDER, group_handles, group_palette
 from therapy_utils.simulate import SimulatorParams
 
 MODEL_STYLE = {"alpha": 0.9}  # the model's bars: filled

@@ -1,19 +1,28 @@
-"""Comparisons over seeds: "mean ± sd" cells and paired tests corrected for the family they belong to.
+"""Comparisons: metrics, an order-blind baseline, learning curves, and paired tests over seeds.
 
 A benchmark trains each configuration on the same seeds; a seed fixes the simulated population and its split, so two
 configurations' results on one seed are a pair. This module turns such runs into the tables the notebooks show and
 says which differences are larger than the seed-to-seed noise — once for the whole *family* of comparisons a table
 or a claim draws from, so that ten tries at p = 0.047 do not become ten findings (Holm 1979). Taught in
-``08_model_comparison.ipynb``; used by 07_transfer_learning and 11_uncertainty.
+``04_evaluation.ipynb`` (metrics, the count baseline), ``07_transfer_learning.ipynb`` (learning curves) and
+``08_model_comparison.ipynb`` (paired tests); used by 11_uncertainty.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats
+from sklearn.linear_model import Ridge
+from sklearn.metrics import mean_squared_error, r2_score
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from therapy_utils.data import Vocabulary
+from therapy_utils.evaluate.prediction import predict
+from therapy_utils.model import SequenceModel
 
 VERDICTS: tuple[str, ...] = ("higher", "lower", "within noise", "identical")
 
@@ -239,3 +248,183 @@ def against_baseline(runs: pd.DataFrame, baseline: str, candidate: str) -> pd.Da
     """
     settings = runs.assign(setting=runs["preset"] + ", n = " + runs["n"].astype(str))
     return paired_comparison(settings, [(baseline, candidate)], by="setting")
+
+
+def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    """MSE, RMSE and R², computed in the predictions' own precision as the original did.
+
+    Parameters
+    ----------
+    y_true : numpy.ndarray
+        Shape (courses,): observed effectiveness.
+    y_pred : numpy.ndarray
+        Shape (courses,): predicted effectiveness.
+
+    Returns
+    -------
+    dict of str to float
+        ``mse``, ``rmse`` and ``r2``.
+    """
+    mse = mean_squared_error(y_true, y_pred)
+    return {"mse": float(mse), "rmse": float(np.sqrt(mse)), "r2": float(r2_score(y_true, y_pred))}
+
+
+def count_features(courses: pd.Series | Sequence[Sequence[str]], modules: Sequence[str]) -> np.ndarray:
+    """How often each module occurs, plus the course length: everything an order-blind model sees."""
+    column = {m: j for j, m in enumerate(modules)}
+    features = np.zeros((len(courses), len(modules) + 1))
+    for row, course in enumerate(courses):
+        for module in course:
+            if module in column:
+                features[row, column[module]] += 1
+        features[row, -1] = len(course)
+    return features
+
+
+def count_baseline(train: pd.DataFrame, modules: Sequence[str], alpha: float = 1.0) -> Pipeline:
+    """Ridge on module counts and length, fitted on ``train``: the order-blind yardstick (04_evaluation).
+
+    The CLI fits it on train + validation courses, all the data the network learns from.
+
+    Parameters
+    ----------
+    train : pandas.DataFrame
+        Courses with ``modules`` and ``effectiveness`` columns.
+    modules : sequence of str
+        Modules to count, one feature each (e.g. ``vocab.modules``); others count only towards the length.
+    alpha : float, default=1.0
+        Ridge's regularisation strength.
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        The fitted pipeline; its ``predict`` takes a column of courses (e.g. ``test["modules"]``) and returns
+        shape (courses,).
+    """
+    features = FunctionTransformer(count_features, kw_args={"modules": tuple(modules)})
+    return make_pipeline(features, Ridge(alpha=alpha)).fit(train["modules"], train["effectiveness"].to_numpy())
+
+
+def draw_training_set(pool: pd.DataFrame, n: int, seed: int, val_share: float = 0.2) -> dict[str, pd.DataFrame]:
+    """``n`` courses drawn from ``pool`` (``random_state=seed``), the first ``val_share`` kept for early stopping.
+
+    One cell of :func:`learning_curve`'s grid (07_transfer_learning).
+
+    Parameters
+    ----------
+    pool : pandas.DataFrame
+        Courses to draw from.
+    n : int
+        How many to draw; at most ``len(pool)``.
+    seed : int
+        ``random_state`` of the draw.
+    val_share : float, default=0.2
+        Share of the drawn courses kept for validation, rounded, at least one course.
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        ``{"train": ..., "val": ...}``, as the training functions take them; the index runs 0 to ``n - 1`` over
+        both, validation rows first.
+
+    Raises
+    ------
+    ValueError
+        If ``n`` exceeds ``len(pool)``.
+    """
+    if n > len(pool):
+        raise ValueError(f"training size {n} exceeds the {len(pool)} courses in the pool")
+    drawn = pool.sample(n, random_state=seed).reset_index(drop=True)
+    n_val = max(1, round(n * val_share))
+    return {"train": drawn.iloc[n_val:], "val": drawn.iloc[:n_val]}
+
+
+def learning_curve(fit: Callable[[dict[str, pd.DataFrame], int], SequenceModel], pool: pd.DataFrame,
+                   test: pd.DataFrame, vocab: Vocabulary, sizes: Sequence[int], seeds: Sequence[int],
+                   val_share: float = 0.2) -> pd.DataFrame:
+    """Test R² of ``fit`` trained on ``n`` courses drawn from ``pool``, for every size and seed (07_transfer_learning).
+
+    Each draw takes ``n`` courses at random (``random_state=seed``), keeps ``val_share`` of them for early stopping,
+    and scores on the fixed ``test`` table, so sizes and seeds differ only in what the model learns from.
+
+    Parameters
+    ----------
+    fit : callable
+        ``fit(parts, seed) -> model``: trains on a ``{"train": ..., "val": ...}`` dict from
+        :func:`draw_training_set` and returns a :class:`SequenceModel`.
+    pool : pandas.DataFrame
+        Courses to draw the training sets from.
+    test : pandas.DataFrame
+        Fixed test courses with ``modules`` and ``effectiveness`` columns.
+    vocab : Vocabulary
+        The vocabulary the models use.
+    sizes : sequence of int
+        Numbers of courses ``n`` to draw (training plus validation), each at most ``len(pool)``.
+    seeds : sequence of int
+        Seeds of the draws, also passed to ``fit``.
+    val_share : float, default=0.2
+        Share of each draw kept for early stopping.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per size and seed (sizes outer), columns ``n``, ``seed`` and ``r2``.
+
+    Raises
+    ------
+    ValueError
+        If a size exceeds ``len(pool)``.
+    """
+    too_big = [n for n in sizes if n > len(pool)]
+    if too_big:
+        raise ValueError(f"training size(s) {too_big} exceed the {len(pool)} courses in the pool")
+    rows = []
+    for n in sizes:
+        for seed in seeds:
+            model = fit(draw_training_set(pool, n, seed, val_share), seed)
+            r2 = r2_score(test["effectiveness"], predict(model, test, vocab, batch_size=256))
+            rows.append({"n": n, "seed": seed, "r2": float(r2)})
+    return pd.DataFrame(rows)
+
+
+def learning_curve_summary(runs: pd.DataFrame | list[dict]) -> pd.DataFrame:
+    """Mean and sample sd of R² over seeds, per starting point and size, in the order the starts first appear.
+
+    Parameters
+    ----------
+    runs : pandas.DataFrame or list of dict
+        One run per row (or dict) with ``start``, ``n`` and ``r2``, e.g. :func:`learning_curve`'s rows with a
+        ``start`` column added.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per start and size, columns ``start``, ``n``, ``mean``, ``sd`` (NaN for a single seed) and ``seeds``.
+    """
+    runs = pd.DataFrame(runs)
+    summary = runs.groupby(["start", "n"], sort=False)["r2"].agg(mean="mean", sd="std", seeds="count")
+    return summary.reset_index()
+
+
+def courses_needed(summary: pd.DataFrame, baseline: str = "random") -> pd.Series:
+    """Per start: the fewest courses whose mean R² reaches ``baseline``'s mean R² at its largest size (NaN: never).
+
+    The transfer-learning target reads this against that largest size (07_transfer_learning).
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        Columns ``start``, ``n`` and ``mean``, as from :func:`learning_curve_summary`.
+    baseline : str, default="random"
+        The start whose mean R² at its largest size sets the bar.
+
+    Returns
+    -------
+    pandas.Series
+        Indexed by start, in the order the starts first appear: the smallest ``n`` whose mean reaches the bar, NaN
+        where none does; named ``"courses to reach {baseline} at n={largest size}"``.
+    """
+    reference = summary[summary["start"] == baseline].sort_values("n").iloc[-1]
+    reached = summary[summary["mean"] >= reference["mean"]]
+    needed = reached.groupby("start", sort=False)["n"].min()
+    return needed.reindex(summary["start"].unique()).rename(f"courses to reach {baseline} at n={reference['n']}")

@@ -7,7 +7,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from therapy_utils.plots.palette import METHOD_COLOURS, METHOD_STYLES
+from therapy_utils.course.plots.palette import METHOD_COLOURS, METHOD_STYLES
 
 # a marker per method besides its colour and line style, so that no two methods rely on hue alone (colour-blind safe)
 METHOD_MARKERS = dict(zip(METHOD_COLOURS, ("o", "s", "D", "v", "^", "X", "P"), strict=True))

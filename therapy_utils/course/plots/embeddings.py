@@ -13,7 +13,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.transforms import Bbox
 
-from therapy_utils.plots.palette import group_handles, group_palette
+from therapy_utils.course.plots.palette import group_handles, group_palette
 
 MARKER_SIZE = 90  # scatter marker area, points²
 # label directions around a point, in order of preference: the four diagonals, then the four sides, then between

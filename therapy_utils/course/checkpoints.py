@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from therapy_utils import data, model, optimize, simulate, train, uncertainty
+from therapy_utils import checkpoint, data, model, optimize, simulate, train, uncertainty
+from therapy_utils.course import transfer
 from therapy_utils.model import SequenceModel
 
 SEED = 0  # every notebook's SEED
@@ -50,8 +51,8 @@ def stopped_records() -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
-class Recipe:
-    """One committed checkpoint: the notebook that loads it, its course table and its configs."""
+class Entry:
+    """One committed checkpoint: the notebook that loads it, its course table, its configs and its seed."""
 
     notebook: str
     courses: Callable[[Path], pd.DataFrame]  # artifacts folder → the course table it was trained on
@@ -59,37 +60,42 @@ class Recipe:
     train_config: train.TrainConfig
     seed: int = SEED
 
+    def recipe(self, artifacts: str | Path) -> checkpoint.Recipe:
+        """The library's recipe of this checkpoint (:func:`checkpoint.training_recipe`)."""
+        return checkpoint.training_recipe(self.courses(Path(artifacts)), self.model_config, self.train_config,
+                                          self.seed)
 
-RECIPES: dict[str, Recipe] = {
-    "realistic_lstm": Recipe("03_training", notebook_courses, model.ModelConfig(), train.TUTORIAL_TRAIN_CONFIG),
-    "realistic_multitask": Recipe("05_module_embeddings", notebook_courses, model.MULTITASK_CONFIG,
+
+RECIPES: dict[str, Entry] = {
+    "realistic_lstm": Entry("03_training", notebook_courses, model.ModelConfig(), train.TUTORIAL_TRAIN_CONFIG),
+    "realistic_multitask": Entry("05_module_embeddings", notebook_courses, model.MULTITASK_CONFIG,
                                   train.TUTORIAL_TRAIN_CONFIG),
-    "realistic_small_start": Recipe("05_module_embeddings", notebook_courses, model.SMALL_START_CONFIG,
+    "realistic_small_start": Entry("05_module_embeddings", notebook_courses, model.SMALL_START_CONFIG,
                                     train.TUTORIAL_TRAIN_CONFIG),
-    "realistic_multitask_default_start": Recipe("05_module_embeddings", notebook_courses,
+    "realistic_multitask_default_start": Entry("05_module_embeddings", notebook_courses,
                                                 model.HEAD_DEFAULT_START_CONFIG, train.TUTORIAL_TRAIN_CONFIG),
-    "transfer_pretrained": Recipe("07_transfer_learning", lambda _: train.TRANSFER_SETUP.source(),
-                                  train.TRANSFER_SETUP.model_config, train.TRANSFER_SETUP.pretrain_config,
-                                  train.TRANSFER_SETUP.train_seed),
-    "original_best": Recipe("08_model_comparison",
+    "transfer_pretrained": Entry("07_transfer_learning", lambda _: transfer.TRANSFER_SETUP.source(),
+                                  transfer.TRANSFER_SETUP.model_config, transfer.TRANSFER_SETUP.pretrain_config,
+                                  transfer.TRANSFER_SETUP.train_seed),
+    "original_best": Entry("08_model_comparison",
                             lambda _: simulate.simulate_courses(simulate.preset_params("original"), 500,
                                                                 seed=CONFIRMATION_SEED),
                             *train.NAMED_MODELS["best"], seed=CONFIRMATION_SEED),
-    "realistic_cnn_ensemble": Recipe("09_optimizing_courses, 10_explaining_predictions, 11_uncertainty",
+    "realistic_cnn_ensemble": Entry("09_optimizing_courses, 10_explaining_predictions, 11_uncertainty",
                                      notebook_courses, *train.CNN_ENSEMBLE),
-    "realistic_quantiles": Recipe("11_uncertainty", notebook_courses, uncertainty.QUANTILE_CONFIG,
+    "realistic_quantiles": Entry("11_uncertainty", notebook_courses, uncertainty.QUANTILE_CONFIG,
                                   train.BEST_TRAIN_CONFIG),
     # the adjusted model's control: every course gets the same token, so it shifts positions and length as the
     # severity token does but carries no information
-    "confounded_placebo_token": Recipe("09_optimizing_courses", lambda _: optimize.with_severity_tokens(
+    "confounded_placebo_token": Entry("09_optimizing_courses", lambda _: optimize.with_severity_tokens(
         confounded_records().assign(severity=0.0)), *SINGLE_CNN),
-    "heteroscedastic_cnn_ensemble": Recipe("11_uncertainty", lambda _: heteroscedastic_courses(), *train.CNN_ENSEMBLE),
-    "heteroscedastic_quantiles": Recipe("11_uncertainty", lambda _: heteroscedastic_courses(),
+    "heteroscedastic_cnn_ensemble": Entry("11_uncertainty", lambda _: heteroscedastic_courses(), *train.CNN_ENSEMBLE),
+    "heteroscedastic_quantiles": Entry("11_uncertainty", lambda _: heteroscedastic_courses(),
                                         uncertainty.QUANTILE_CONFIG, train.BEST_TRAIN_CONFIG),
-    "confounded_naive": Recipe("09_optimizing_courses", lambda _: confounded_records(), *SINGLE_CNN),
-    "confounded_adjusted": Recipe("09_optimizing_courses",
+    "confounded_naive": Entry("09_optimizing_courses", lambda _: confounded_records(), *SINGLE_CNN),
+    "confounded_adjusted": Entry("09_optimizing_courses",
                                   lambda _: optimize.with_severity_tokens(confounded_records()), *SINGLE_CNN),
-    "stopping_rule": Recipe("09_optimizing_courses", lambda _: stopped_records(), *SINGLE_CNN),
+    "stopping_rule": Entry("09_optimizing_courses", lambda _: stopped_records(), *SINGLE_CNN),
 }
 
 
@@ -101,7 +107,7 @@ def point_predictions(fitted: SequenceModel, predictions: np.ndarray) -> np.ndar
 
 
 def transfer_directory(checkpoints: str | Path, start: str) -> Path:
-    """Where notebook 07 keeps the model learnt from ``start`` (one of :data:`train.TRANSFER_STARTS`)."""
+    """Where notebook 07 keeps the model learnt from ``start`` (one of :data:`transfer.TRANSFER_STARTS`)."""
     return Path(checkpoints) / ("transfer_" + re.sub(r"[^a-z0-9]+", "_", start))
 
 
@@ -116,15 +122,15 @@ def transfer_fitter(checkpoints: str | Path, vocab: data.Vocabulary, pretrained:
     vocab : the source population's vocabulary (the target's modules are the same).
     pretrained : the pre-trained model (``transfer_pretrained``).
     embeddings : the embedding table the embedding starts begin from (as loaded from its file).
-    start : one of :data:`train.TRANSFER_STARTS`.
+    start : one of :data:`transfer.TRANSFER_STARTS`.
     overwrite : train again even where a checkpoint exists.
     train_options : passed to :func:`train.train_model` (``progress``, ``device``).
     """
-    config = train.TRANSFER_SETUP.train_config_for(start)
+    config = transfer.TRANSFER_SETUP.train_config_for(start)
 
     def fit(parts: dict[str, pd.DataFrame], seed: int) -> SequenceModel:
-        return train.fit_transfer_or_load(start, parts, vocab, config, seed, pretrained, embeddings,
-                                          transfer_directory(checkpoints, start), overwrite, **train_options)[0]
+        recipe = transfer.transfer_recipe(start, parts, vocab, config, seed, pretrained, embeddings)
+        return checkpoint.fit_or_load(transfer_directory(checkpoints, start), recipe, overwrite, **train_options)[0]
 
     return fit
 
@@ -142,11 +148,9 @@ def refit(name: str, directory: str | Path, artifacts: str | Path,
     """
     if name not in RECIPES:
         return _refit_transfer(name, directory, artifacts, checkpoints)
-    recipe = RECIPES[name]
-    courses = recipe.courses(Path(artifacts))
-    fitted, vocab, _ = train.fit_or_load(courses, directory, recipe.model_config, recipe.train_config, recipe.seed,
-                                         overwrite=True, progress=False)
-    return fitted, vocab, data.split_courses(courses)["test"]
+    entry = RECIPES[name]
+    fitted, vocab, _ = checkpoint.fit_or_load(directory, entry.recipe(artifacts), overwrite=True, progress=False)
+    return fitted, vocab, data.split_courses(entry.courses(Path(artifacts)))["test"]
 
 
 def _refit_transfer(name: str, directory: str | Path, artifacts: str | Path,
@@ -155,19 +159,19 @@ def _refit_transfer(name: str, directory: str | Path, artifacts: str | Path,
     from therapy_utils.embeddings import embedding_table
     from therapy_utils.evaluate import draw_training_set
 
-    start = next((s for s in train.TRANSFER_STARTS if transfer_directory("", s).name == name), None)
+    start = next((s for s in transfer.TRANSFER_STARTS if transfer_directory("", s).name == name), None)
     if start is None:
         raise ValueError(f"unknown checkpoint {name!r}; choose one of {sorted(checkpoint_names())}")
-    source = RECIPES["transfer_pretrained"]
-    pretrained, vocab, _ = train.fit_or_load(source.courses(Path(artifacts)), Path(checkpoints) / "transfer_pretrained",
-                                             source.model_config, source.train_config, source.seed)
-    pool, test = train.TRANSFER_SETUP.target()
-    fitted, vocab, _ = train.fit_transfer_or_load(
-        start, draw_training_set(pool, TRANSFER_SIZE, SEED), vocab, train.TRANSFER_SETUP.train_config_for(start),
-        SEED, pretrained, embedding_table(pretrained, vocab), directory, overwrite=True, progress=False, device="cpu")
+    source = RECIPES["transfer_pretrained"].recipe(artifacts)
+    pretrained, vocab, _ = checkpoint.fit_or_load(Path(checkpoints) / "transfer_pretrained", source)
+    pool, test = transfer.TRANSFER_SETUP.target()
+    recipe = transfer.transfer_recipe(start, draw_training_set(pool, TRANSFER_SIZE, SEED), vocab,
+                                      transfer.TRANSFER_SETUP.train_config_for(start), SEED, pretrained,
+                                      embedding_table(pretrained, vocab))
+    fitted, vocab, _ = checkpoint.fit_or_load(directory, recipe, overwrite=True, progress=False)
     return fitted, vocab, test
 
 
 def checkpoint_names() -> list[str]:
     """Every committed checkpoint: the recipes above and notebook 07's five transfer models."""
-    return [*RECIPES, *(transfer_directory("", start).name for start in train.TRANSFER_STARTS)]
+    return [*RECIPES, *(transfer_directory("", start).name for start in transfer.TRANSFER_STARTS)]

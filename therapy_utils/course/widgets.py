@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from therapy_utils.course.plots.simulation import population_figure
 from therapy_utils.data import Vocabulary, split_courses
 from therapy_utils.evaluate import model_scorer, next_module_gains, occlusion, predict
 from therapy_utils.model import ModelConfig, SequenceModel
-from therapy_utils.plots.simulation import population_figure
 from therapy_utils.simulate import SimulatorParams, preset_params, simulate_courses
 from therapy_utils.train import TUTORIAL_TRAIN_CONFIG, TrainConfig, fit_new_model
 from therapy_utils.truth import expected_effectiveness, outcome_distribution
