@@ -14,22 +14,14 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import nn
 
-from therapy_utils.model_config import (  # the configs, imported so that model.ModelConfig etc. name them here too
-    BEST_CONFIG,
-    CNN_ENSEMBLE_CONFIG,
-    HEAD_DEFAULT_START_CONFIG,
-    MULTITASK_CONFIG,
-    SMALL_START_CONFIG,
-    TRANSFORMER_HEADS,
-    ModelConfig,
-)
-
-__all__ = [
-    "BEST_CONFIG", "CNN_ENSEMBLE_CONFIG", "HEAD_DEFAULT_START_CONFIG", "MULTITASK_CONFIG", "PADDING_INDEX",
-    "SMALL_START_CONFIG", "TRANSFORMER_HEADS", "EnsembleModel", "ModelConfig", "SequenceModel", "SequenceRegressor",
-    "TherapySequenceModel", "build_model", "module_embedding", "module_table", "next_module_loss",
-    "restart_module_table", "reverse_courses", "run_recurrent", "torch_rng",
-]
+# The configs, imported so that model.ModelConfig and the named configs name the same objects here too (``X as X``
+# marks a deliberate re-export); their room is therapy_utils.model_config.
+from therapy_utils.model_config import BEST_CONFIG as BEST_CONFIG
+from therapy_utils.model_config import CNN_ENSEMBLE_CONFIG as CNN_ENSEMBLE_CONFIG
+from therapy_utils.model_config import HEAD_DEFAULT_START_CONFIG as HEAD_DEFAULT_START_CONFIG
+from therapy_utils.model_config import MULTITASK_CONFIG as MULTITASK_CONFIG
+from therapy_utils.model_config import SMALL_START_CONFIG as SMALL_START_CONFIG
+from therapy_utils.model_config import TRANSFORMER_HEADS, ModelConfig
 
 
 @runtime_checkable
