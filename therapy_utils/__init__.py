@@ -1,9 +1,9 @@
 """therapy_utils: the helper package behind the therapy_embeddings notebooks, in two layers.
 
 **The library** — one module per stage, reusable without the course: simulate (parameters and generators), outcome
-(the simulator's outcome model, public), stopping_rule, truth, data, batching, model_config, model, train, checkpoint
-(saving, loading and one ``fit_or_load``), evaluate (prediction, explanation and comparison), embeddings, optimize
-and uncertainty (prediction intervals).
+(the simulator's outcome model, public), stopping_rule, clinic (routine care session by session, with a PHQ-9-like
+score), truth, data, batching, model_config, model, train, checkpoint (saving, loading and one ``fit_or_load``),
+evaluate (prediction, explanation and comparison), embeddings, optimize and uncertainty (prediction intervals).
 
 **The course** — :mod:`therapy_utils.course`, what the notebooks need beyond the library: course.check (the exercises'
 checks, one module per notebook), course.plots, course.widgets, course.checkpoints (the notebooks' committed models),
