@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
-from therapy_utils import checkpoint, data, evaluate, model, simulate, train, uncertainty
+from therapy_utils import checkpoint, data, evaluate, files, model, simulate, train, uncertainty
 
 CHROMIUM = Path("/usr/bin/chromium")
 NOTEBOOK = "06_interactive_course_builder.ipynb"
@@ -78,7 +78,7 @@ def expected_predictions(folder: Path, course: tuple[str, ...]) -> list[tuple[fl
     """Make the data the notebook loads; the model's own prediction for every prefix of ``course``, with the ends of
     its 90 % split-conformal interval (calibrated on the validation courses, as the notebook's builder is)."""
     params = simulate.preset_params("realistic")
-    courses = data.load_or_simulate(folder / "artifacts" / "realistic_courses.csv", params, 2000, seed=0)
+    courses = files.load_or_simulate(folder / "artifacts" / "realistic_courses.csv", params, 2000, seed=0)
     net, vocab, _ = checkpoint.fit_or_load(folder / "checkpoints" / "realistic_lstm",
                                            checkpoint.training_recipe(courses, model.ModelConfig(),
                                                                       train.TUTORIAL_TRAIN_CONFIG, seed=0),
@@ -95,7 +95,7 @@ def expected_next(folder: Path, course: tuple[str, ...]) -> tuple[str, float]:
     """The model's first choice of a module to append to ``course`` and its gain: the first row of the builder's
     "What to add next" (the data and model as :func:`expected_predictions` made them)."""
     params = simulate.preset_params("realistic")
-    courses = data.load_or_simulate(folder / "artifacts" / "realistic_courses.csv", params, 2000, seed=0)
+    courses = files.load_or_simulate(folder / "artifacts" / "realistic_courses.csv", params, 2000, seed=0)
     net, vocab, _ = checkpoint.fit_or_load(folder / "checkpoints" / "realistic_lstm",
                                            checkpoint.training_recipe(courses, model.ModelConfig(),
                                                                       train.TUTORIAL_TRAIN_CONFIG, seed=0),

@@ -50,6 +50,15 @@ FILES = {
                                     "row 1 (course_id 1): effectiveness differs within the course"),
     "long: empty module": ((LONG + "1,1,,0.5\n").encode(), "row 0 (course_id 1): module '' is empty"),
     "long: repeated session": ((LONG + "1,1,A,0.5\n1,1,B,0.5\n").encode(), "row 1"),
+    # a routine-outcome export's score column (PHQ-9: whole numbers 0-27)
+    "long: score out of range": (b"course_id,session,module,effectiveness,score\n1,1,A,0.5,12\n1,2,B,0.5,28\n",
+                                 "row 1 (course_id 1): score '28' is outside 0-27"),
+    "long: score not whole": (b"course_id,session,module,effectiveness,score\n1,1,A,0.5,12.5\n",
+                              "row 0 (course_id 1): score '12.5' is not a whole number"),
+    "long: score missing": (b"course_id,session,module,effectiveness,score\n1,1,A,0.5,12\n1,2,B,0.5,\n",
+                            "row 1 (course_id 1): score '' is missing"),
+    "long: score not a number": (b"course_id,session,module,effectiveness,score\n1,1,A,0.5,high\n",
+                                 "row 0 (course_id 1): score 'high' is not a number"),
 }
 # command-line arguments → a fragment of the one-line error
 FLAGS = {

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from therapy_utils.batching import CourseDataset, collate_courses
-from therapy_utils.data import Vocabulary, read_courses, split_courses, validate_courses, write_courses
+from therapy_utils.data import Vocabulary, split_courses, validate_courses
+from therapy_utils.files import read_courses, write_courses
 
 
 def table(**columns) -> pd.DataFrame:
@@ -124,7 +127,7 @@ def test_collate_pads_with_zero_and_keeps_lengths():
 
 
 def test_load_or_simulate_saves_then_reads_identically(tmp_path):
-    from therapy_utils.data import load_or_simulate
+    from therapy_utils.files import load_or_simulate
     from therapy_utils.simulate import preset_params
 
     path = tmp_path / "sub" / "courses.csv"
@@ -139,7 +142,7 @@ def test_load_or_simulate_saves_then_reads_identically(tmp_path):
 def test_load_or_simulate_reuses_a_csv_only_when_made_with_the_same_parameters(tmp_path):
     from dataclasses import replace
 
-    from therapy_utils.data import load_or_simulate
+    from therapy_utils.files import load_or_simulate
     from therapy_utils.simulate import preset_params
 
     path, params = tmp_path / "courses.csv", preset_params("realistic")
@@ -160,3 +163,30 @@ def test_transition_counts():
 
     counts = transition_counts(pd.Series([("A", "B", "A"), ("B", "B")]), ["A", "B"])
     assert counts.to_numpy().tolist() == [[0, 1], [1, 1]]
+
+
+def test_a_score_column_comes_back_as_each_courses_scores_in_session_order(tmp_path):
+    """A routine-outcome export: the sessions in any row order, "01" and 1 the same session, the scores kept."""
+    path = tmp_path / "long.csv"
+    path.write_text("course_id,session,module,effectiveness,score\n"
+                    "7,2,B,0.6,11\n7,01,A,0.6,18\n7,3,C,0.6,9\n8,1,A,0.4,20\n8,2,A,0.4,21\n")
+    courses = read_courses(path)
+    assert courses["modules"].tolist() == [("A", "B", "C"), ("A", "A")]
+    assert courses["scores"].tolist() == [(18, 11, 9), (20, 21)]
+    again = tmp_path / "again.csv"
+    write_courses(courses, again, long=True)
+    assert read_courses(again).equals(courses)  # the long shape holds the scores, nothing is lost
+    with pytest.raises(ValueError, match="per-session scores"):
+        write_courses(courses, tmp_path / "wide.csv")  # the one-row-per-course CSV would drop them
+    with pytest.raises(ValueError, match=r"row 1 \(course_id 8\): 1 scores for 2 sessions"):
+        write_courses(courses.assign(scores=[(18, 11, 9), (20,)]), tmp_path / "bad.csv", long=True)
+
+
+@pytest.mark.parametrize(("value", "problem"), [("28", "outside 0-27"), ("-1", "outside 0-27"),
+                                                ("3.5", "not a whole number"), ("", "missing"),
+                                                ("x", "not a number")])
+def test_a_bad_score_is_named_with_its_row(tmp_path, value, problem):
+    path = tmp_path / "long.csv"
+    path.write_text(f"course_id,session,module,effectiveness,score\n1,1,A,0.5,10\n1,2,B,0.5,{value}\n")
+    with pytest.raises(ValueError, match=rf"row 1 \(course_id 1\): score '{re.escape(value)}' is {problem}"):
+        read_courses(path)

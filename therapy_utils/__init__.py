@@ -2,8 +2,9 @@
 
 **The library** — one module per stage, reusable without the course: simulate (parameters and generators), outcome
 (the simulator's outcome model, public), stopping_rule, clinic (routine care session by session, with a PHQ-9-like
-score), truth, data, batching, model_config, model, train, checkpoint (saving, loading and one ``fit_or_load``),
-evaluate (prediction, explanation and comparison), embeddings, optimize and uncertainty (prediction intervals).
+score), truth, data, files (course files in and out), batching, model_config, model, train, checkpoint (saving,
+loading and one ``fit_or_load``), evaluate (prediction, explanation and comparison), embeddings, optimize and
+uncertainty (prediction intervals).
 
 **The course** — :mod:`therapy_utils.course`, what the notebooks need beyond the library: course.check (the exercises'
 checks, one module per notebook), course.plots, course.widgets, course.checkpoints (the notebooks' committed models),

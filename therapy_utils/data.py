@@ -1,4 +1,4 @@
-"""Course tables in and out: validation, CSV formats, splits, vocabulary and batching.
+"""Course tables: validation, splits and the vocabulary (files in and out: :mod:`therapy_utils.files`).
 
 A *course table* is a pandas DataFrame with one row per course: ``course_id``,
 ``modules`` (a tuple of module names), ``effectiveness`` and optionally ``split``.
@@ -7,17 +7,11 @@ Taught in ``01_simulate_therapy_courses.ipynb`` and ``02_embedding_lstm_model.ip
 
 from __future__ import annotations
 
-import csv
-import json
 import math
-import os
-import tempfile
-import warnings
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import cached_property
 from itertools import pairwise
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -32,8 +26,8 @@ def show_value(value: object) -> str:
     return repr(value.item() if isinstance(value, np.generic) else value)
 
 
-def _check_effectiveness(values: pd.Series, course_ids: pd.Series) -> np.ndarray:
-    """Numbers, finite, present: anything else names its row and value."""
+def check_effectiveness(values: pd.Series, course_ids: pd.Series) -> np.ndarray:
+    """Effectiveness values as numbers, finite and present: anything else names its row, course and value."""
     numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
     for row, (raw, number) in enumerate(zip(values, numbers, strict=True)):
         if not math.isfinite(number):
@@ -99,170 +93,10 @@ def validate_courses(table: pd.DataFrame) -> pd.DataFrame:
         courses.append(course)
     clean = table.copy()
     clean["modules"] = courses
-    clean["effectiveness"] = _check_effectiveness(table["effectiveness"], ids)
+    clean["effectiveness"] = check_effectiveness(table["effectiveness"], ids)
     if "split" in clean.columns:
         clean["split"] = _check_split(clean["split"], ids)
     return clean
-
-
-def _check_constant(group: pd.DataFrame, column: str, name: str, course_id: object) -> None:
-    """A per-course value repeated on every session must not change within the course."""
-    if group[column].nunique() > 1:
-        row = int(group["_row"].iloc[list(group[column] != group[column].iloc[0]).index(True)])
-        raise ValueError(f"row {row} (course_id {show_value(course_id)}): {name} differs within the course "
-                         f"({sorted(map(str, group[column].unique()))})")
-
-
-def _session_numbers(sessions: pd.DataFrame) -> pd.Series:
-    """The ``session`` column as whole numbers, each once per course: "1", "01" and 1.0 are the same session."""
-    session_no = pd.to_numeric(sessions["session"], errors="coerce")
-    for bad, what in ((session_no.isna(), "a number"), (session_no % 1 != 0, "a whole number")):
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"row {row}: session {show_value(sessions.at[row, 'session'])} is not {what}")
-    dup = pd.DataFrame({"course_id": sessions["course_id"], "session": session_no}).duplicated(keep="first")
-    if dup.any():
-        row = int(np.flatnonzero(dup)[0])
-        first = int(np.flatnonzero((sessions["course_id"] == sessions.at[row, "course_id"])
-                                   & (session_no == session_no[row]))[0])
-        raise ValueError(f"row {row}: (course_id, session) = ({show_value(sessions.at[row, 'course_id'])}, "
-                         f"{show_value(sessions.at[row, 'session'])}) repeats session {session_no[row]:g} of row "
-                         f"{first}")
-    return session_no
-
-
-def long_to_courses(sessions: pd.DataFrame) -> pd.DataFrame:
-    """One row per session (``course_id``, ``session``, ``module``, ``effectiveness``) → course table.
-
-    Sessions are ordered by their ``session`` number; courses keep their first-seen order.
-    """
-    missing = [c for c in ("course_id", "session", "module", "effectiveness") if c not in sessions.columns]
-    if missing:
-        raise ValueError(f"session table lacks column(s) {missing}; it has {list(sessions.columns)}")
-    sessions = sessions.reset_index(drop=True)
-    session_no = _session_numbers(sessions)
-    for row, module in enumerate(sessions["module"]):
-        if not isinstance(module, str) or not module:
-            where = f"row {row} (course_id {show_value(sessions.at[row, 'course_id'])})"
-            raise ValueError(f"{where}: module {show_value(module)} is empty")
-    scores = pd.Series(_check_effectiveness(sessions["effectiveness"], sessions["course_id"]))
-    per_course = sessions.assign(_score=scores, _session=session_no, _row=np.arange(len(sessions)))
-    extra = [c for c in ("split",) if c in sessions.columns]
-    rows = []
-    for course_id, group in per_course.groupby("course_id", sort=False):
-        for column, name in [("_score", "effectiveness"), *[(c, c) for c in extra]]:
-            _check_constant(group, column, name, course_id)
-        ordered = group.sort_values("_session", kind="stable")
-        rows.append({"course_id": course_id, "modules": tuple(ordered["module"]),
-                     "effectiveness": ordered["_score"].iloc[0], **{c: group[c].iloc[0] for c in extra}})
-    return validate_courses(pd.DataFrame(rows, columns=["course_id", "modules", "effectiveness", *extra]))
-
-
-def courses_to_long(courses: pd.DataFrame) -> pd.DataFrame:
-    """Course table → one row per session, the shape a clinic's record system exports."""
-    courses = validate_courses(courses)
-    extra = [c for c in ("split",) if c in courses.columns]
-    long = courses.explode("modules").rename(columns={"modules": "module"})
-    long.insert(1, "session", long.groupby("course_id", sort=False).cumcount() + 1)
-    return long[["course_id", "session", "module", "effectiveness", *extra]].reset_index(drop=True)
-
-
-def _first_overlong_row(path: Path) -> str:
-    """The message for a CSV row with more fields than its header (pandas would drop the extra ones)."""
-    with path.open(newline="", encoding="utf-8") as handle:
-        rows = csv.reader(handle)
-        header = next(rows)
-        for row, fields in enumerate(rows):
-            if len(fields) > len(header):
-                return (f"row {row}: {len(fields)} fields, but the header has {len(header)} "
-                        f"({', '.join(header)}); extra value {show_value(fields[len(header)])}")
-    return f"{str(path)!r}: a row has more fields than the header"
-
-
-MAX_COURSE_LENGTH = 1000  # sessions; a clinic's course is tens of sessions, a longer one is almost surely an error
-
-
-def read_courses(path: str | Path) -> pd.DataFrame:
-    """Read a course CSV (``modules`` space-separated) or a long session CSV, validated (01_simulate_therapy_courses).
-
-    Parameters
-    ----------
-    path : str or pathlib.Path
-        A course CSV (``course_id,modules,effectiveness[,split]``) or a long one
-        (``course_id,session,module,effectiveness[,split]``).
-
-    Returns
-    -------
-    pandas.DataFrame
-        The course table, one row per course, ``modules`` as tuples; integer ``course_id`` values as int64.
-        Nothing is dropped.
-
-    Raises
-    ------
-    FileNotFoundError
-        ``path`` is not a file.
-    ValueError
-        Naming the row and value of the first problem: an unreadable CSV, a row with more fields than the header,
-        anything :func:`validate_courses` (or, for a long file, the session checks) refuses, or a course longer
-        than ``MAX_COURSE_LENGTH`` (1000) sessions.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no such data file: {str(path)!r}")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", pd.errors.ParserWarning)  # extra fields would be silently dropped
-            table = pd.read_csv(path, dtype=str, keep_default_na=False, index_col=False)
-    except pd.errors.ParserWarning:
-        raise ValueError(_first_overlong_row(path)) from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise ValueError(f"{str(path)!r} is not a readable CSV file: {err}") from None
-    if "course_id" in table.columns:
-        as_int = pd.to_numeric(table["course_id"], errors="coerce")
-        if as_int.notna().all() and (as_int % 1 == 0).all():
-            table["course_id"] = as_int.astype(np.int64)
-    courses = long_to_courses(table) if "module" in table.columns and "modules" not in table.columns \
-        else validate_courses(table)
-    lengths = courses["modules"].map(len)
-    if (lengths > MAX_COURSE_LENGTH).any():
-        row = int(np.flatnonzero(lengths > MAX_COURSE_LENGTH)[0])
-        raise ValueError(f"row {row} (course_id {show_value(courses['course_id'].iloc[row])}): {lengths.iloc[row]:,} "
-                         f"sessions; courses longer than {MAX_COURSE_LENGTH:,} are not supported (every batch holding "
-                         "one would be padded to its length)")
-    return courses
-
-
-def write_courses(courses: pd.DataFrame, path: str | Path, long: bool = False) -> None:
-    """Write a course table as the reference CSV shape (or the long session shape).
-
-    Parameters
-    ----------
-    courses : pandas.DataFrame
-        A course table (``course_id``, ``modules``, ``effectiveness``, optionally ``split``); other columns are
-        not written.
-    path : str or pathlib.Path
-        The CSV file to write (overwritten).
-    long : bool, default False
-        Write one row per session (``course_id,session,module,effectiveness[,split]``) instead of one row per
-        course with ``modules`` space-separated.
-
-    Raises
-    ------
-    ValueError
-        The table fails :func:`validate_courses`, or (one row per course only) a module name contains whitespace.
-    """
-    courses = validate_courses(courses)
-    if long:
-        courses_to_long(courses).to_csv(path, index=False)
-        return
-    for row, course in enumerate(courses["modules"]):
-        bad = [m for m in course if len(m.split()) != 1]
-        if bad:
-            raise ValueError(f"row {row}: module {show_value(bad[0])} contains whitespace; write the long format "
-                             "instead")
-    columns = ["course_id", "modules", "effectiveness", *(["split"] if "split" in courses.columns else [])]
-    out = courses[columns].assign(modules=courses["modules"].map(" ".join))
-    out.to_csv(path, index=False)
 
 
 def assign_split(courses: pd.DataFrame, random_state: int = 42, test_size: float = 0.2,
@@ -441,55 +275,3 @@ def transition_counts(courses: pd.Series, modules: Sequence[str]) -> pd.DataFram
         for a, b in pairwise(course):
             counts[position[a], position[b]] += 1
     return pd.DataFrame(counts, index=pd.Index(modules, name="from"), columns=pd.Index(modules, name="to"))
-
-
-def load_or_simulate(path: str | Path, params, n_sequences: int, seed: int, overwrite: bool = False) -> pd.DataFrame:
-    """Read the saved course table, or simulate it (with the 64/16/20 split) and save it first.
-
-    Either way the table comes back through the CSV, so a notebook sees identical data
-    whether an earlier notebook saved it or not (01_simulate_therapy_courses). The CSV is a cache: a record beside it
-    (``<name>.csv.params.json``) says how it was made, and it is reused only when that record shows the same
-    ``params``, ``n_sequences`` and ``seed``; otherwise (another population, an older file, no record) it is simulated
-    again and overwritten, so a changed parameter never returns stale courses.
-
-    Parameters
-    ----------
-    path : str or pathlib.Path
-        The course CSV; its parent directories are created when it is written.
-    params : therapy_utils.simulate.SimulatorParams
-        The simulator's population (e.g. from ``preset_params``); used only when simulating.
-    n_sequences : int
-        Number of courses to simulate.
-    seed : int
-        Seed of the simulation.
-    overwrite : bool, default False
-        Simulate and overwrite the file even when it exists.
-
-    Returns
-    -------
-    pandas.DataFrame
-        The course table as :func:`read_courses` returns it; a simulated one has ``course_id``, ``modules``,
-        ``effectiveness`` and ``split`` (the latent ``severity`` column is not saved).
-
-    Raises
-    ------
-    ValueError
-        ``n_sequences`` is not a positive integer (when simulating), or the file fails :func:`read_courses`.
-    """
-    from therapy_utils.simulate import simulate_courses
-
-    path = Path(path)
-    record_path = path.with_name(path.name + ".params.json")
-    record = json.dumps({"params": asdict(params), "n_sequences": n_sequences, "seed": seed, "split_seed": 42},
-                        sort_keys=True, default=str)
-    made_alike = path.is_file() and record_path.is_file() and record_path.read_text() == record
-    if overwrite or not made_alike:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # written beside and renamed into place, so that a reader never sees half a file
-        with tempfile.TemporaryDirectory(dir=path.parent) as scratch:
-            write_courses(assign_split(simulate_courses(params, n_sequences, seed), random_state=42),
-                          Path(scratch) / path.name)
-            Path(scratch, "record").write_text(record)
-            os.replace(Path(scratch) / path.name, path)
-            os.replace(Path(scratch, "record"), record_path)
-    return read_courses(path)

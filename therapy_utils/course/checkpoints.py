@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from therapy_utils import checkpoint, data, model, optimize, simulate, train, uncertainty
+from therapy_utils import checkpoint, data, files, model, optimize, simulate, train, uncertainty
 from therapy_utils.course import transfer
 from therapy_utils.model import SequenceModel
 
@@ -31,7 +31,7 @@ TRANSFER_SIZE = 200  # notebook 07's live cell of the transfer grid: 200 target 
 
 def notebook_courses(artifacts: str | Path) -> pd.DataFrame:
     """Notebook 01's 2,000 realistic courses, read back through the CSV in ``artifacts`` as the notebooks read them."""
-    return data.load_or_simulate(Path(artifacts) / "realistic_courses.csv", simulate.preset_params("realistic"),
+    return files.load_or_simulate(Path(artifacts) / "realistic_courses.csv", simulate.preset_params("realistic"),
                                  n_sequences=2000, seed=SEED)
 
 

@@ -111,7 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def command_simulate(args: argparse.Namespace) -> None:
     """Simulate and write a course CSV with the original's train/val/test membership."""
-    from therapy_utils.data import assign_split, write_courses
+    from therapy_utils.data import assign_split
+    from therapy_utils.files import write_courses
     from therapy_utils.simulate import preset_params, simulate_courses
 
     courses = simulate_courses(preset_params(args.preset), args.n_sequences, args.seed)
@@ -121,7 +122,7 @@ def command_simulate(args: argparse.Namespace) -> None:
 
 def _load_or_simulate(preset: str, n_sequences: int, seed: int, data: Path | None):
     """The course table and, for simulated data, the parameters that know its ground truth."""
-    from therapy_utils.data import read_courses
+    from therapy_utils.files import read_courses
     from therapy_utils.simulate import preset_params, simulate_courses
 
     if data is not None:
