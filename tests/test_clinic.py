@@ -109,3 +109,53 @@ def test_sudden_gains_follow_tang_and_derubeis(scores, expected):
 def test_impossible_settings_are_refused_by_name(field, value):
     with pytest.raises(ValueError, match=f"ClinicParams.{field}"):
         replace(clinic.CLINIC, **{field: value})
+
+
+# The truth after every prefix ---------------------------------------------------------------------------------------
+
+def test_the_pieces_of_the_truth_are_the_generators_distributions():
+    pmf = clinic.planned_length_pmf(clinic.CLINIC)
+    assert pmf.sum() == pytest.approx(1.0) and pmf[:2].sum() == 0
+    drawn = clinic.planned_lengths(clinic.CLINIC, np.random.default_rng(0), 200_000)
+    frequency = np.bincount(drawn, minlength=len(pmf)) / len(drawn)
+    assert np.abs(frequency - pmf).max() < 0.004  # 200,000 draws: binomial sd at most 0.0011
+    severity = np.array([[0.3], [9.7], [26.8]])
+    likelihood = clinic.score_likelihood(clinic.CLINIC, np.arange(clinic.PHQ9_MAX + 1)[None, :], severity)
+    assert np.allclose(likelihood.sum(axis=1), 1.0)  # every severity gives some score from 0 to 27
+
+
+def test_a_prefix_needs_one_score_per_module():
+    with pytest.raises(ValueError, match="one score per module"):
+        clinic.improvement_chance(clinic.CLINIC, ("A", "B"), (18,))
+
+
+def hosmer_lemeshow_p(truth: clinic.ClinicParams, k: int = 3, patients: int = 1500) -> float:
+    """How well the truth's chances after k sessions match what happened to 1,500 simulated patients: the
+    Hosmer-Lemeshow statistic over five fixed bins of the chance, against chi-squared with 5 degrees of freedom."""
+    from scipy.stats import chi2
+
+    sessions = clinic.simulate_clinic(clinic.CLINIC, patients, seed=11)
+    outcome = clinic.course_outcomes(sessions)["reliably_improved"]
+    chances, improved = [], []
+    for course_id, course in sessions.sort_values(["course_id", "session"]).groupby("course_id"):
+        if len(course) >= k:
+            chance, _ = clinic.improvement_chance(truth, tuple(course["module"][:k]), tuple(course["score"][:k]),
+                                                  draws=200, seed=int(course_id))
+            chances.append(chance)
+            improved.append(outcome[course_id])
+    chances, improved = np.array(chances), np.array(improved, dtype=float)
+    bins = np.digitize(chances, [0.2, 0.4, 0.6, 0.8])
+    statistic = 0.0
+    for b in np.unique(bins):
+        expected, observed, n = chances[bins == b].sum(), improved[bins == b].sum(), (bins == b).sum()
+        statistic += (observed - expected) ** 2 / (expected * (1 - expected / n))
+    return float(chi2.sf(statistic, len(np.unique(bins))))
+
+
+@pytest.mark.slow
+def test_the_truths_chance_after_three_sessions_matches_what_happened():
+    """Against the simulator itself: 1,328 patients still coming at session 3. Measured here: p = 0.69 for the truth
+    (chances by bin 0.10/0.31/0.50/0.70/0.95 against 0.06/0.32/0.52/0.71/0.94 observed); the negative control, a
+    truth that believes progress lowers the severity 1.6 times as fast (κ = 4.0 instead of 2.5), gets p = 2e-4."""
+    assert hosmer_lemeshow_p(clinic.CLINIC) > 0.01
+    assert hosmer_lemeshow_p(replace(clinic.CLINIC, recovery_rate=4.0)) < 0.01
