@@ -159,3 +159,20 @@ def test_the_truths_chance_after_three_sessions_matches_what_happened():
     truth that believes progress lowers the severity 1.6 times as fast (κ = 4.0 instead of 2.5), gets p = 2e-4."""
     assert hosmer_lemeshow_p(clinic.CLINIC) > 0.01
     assert hosmer_lemeshow_p(replace(clinic.CLINIC, recovery_rate=4.0)) < 0.01
+
+
+def test_the_expected_recovery_curve_is_what_patients_with_that_intake_score_record():
+    """Patients of a clinic where no one drops out, intake score 18, still in treatment at session 5: their mean
+    score at sessions 2–5 against the curve's, within four standard errors of the patients' mean (measured here, on
+    1,201 patients: at most 1.2 of them); the curve for another intake score (12) is refused by the same check."""
+    no_dropout = replace(clinic.CLINIC, dropout_base=-30.0)
+    sessions = clinic.simulate_clinic(no_dropout, 20_000, seed=5)
+    wide = sessions.pivot(index="course_id", columns="session", values="score")
+    patients = wide[(wide[1] == 18) & wide[5].notna()]
+    assert len(patients) > 800
+    mean, error = patients[[2, 3, 4, 5]].mean(), patients[[2, 3, 4, 5]].std() / np.sqrt(len(patients))
+    curve = clinic.expected_recovery_curve(no_dropout, 18, sessions=5, draws=20_000)
+    assert curve.loc[1, "mean"] == 18 and (curve["p10"] <= curve["mean"]).all()
+    assert (np.abs(curve.loc[2:5, "mean"] - mean) < 4 * error).all()
+    other = clinic.expected_recovery_curve(no_dropout, 12, sessions=5, draws=20_000)
+    assert (np.abs(other.loc[2:5, "mean"] - mean) > 4 * error).all()

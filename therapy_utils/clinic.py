@@ -380,3 +380,50 @@ def improvement_chance(params: ClinicParams, course: tuple[str, ...], scores: tu
     improved = observed[0] - _futures(params, index, observed, intake, resp, rng) >= RELIABLE_CHANGE
     chance = float(improved.mean())
     return chance, float(np.sqrt(chance * (1 - chance) / draws))
+
+
+def expected_recovery_curve(params: ClinicParams, intake_score: int, sessions: int = 12, draws: int = 4000,
+                            seed: int = 0, cells: tuple[int, int] = (109, 81)) -> pd.DataFrame:
+    """What a patient with this intake score can expect, session by session, if they keep coming.
+
+    The scores recorded at sessions 1 … ``sessions`` for patients who arrive with ``intake_score``: the mean and the
+    10th and 90th percentiles — the expected recovery curve and its band, against which routine outcome monitoring
+    flags a patient as "not on track". Intake severity and responsiveness come from their posterior given the intake
+    score; modules from the flowchart; no one drops out (the curve describes treatment received).
+
+    Parameters
+    ----------
+    params : ClinicParams
+        The clinic.
+    intake_score : int
+        The score at the first session, 0–27.
+    sessions : int, default=12
+        How many sessions the curve covers (at most the flowchart's ``max_length``).
+    draws : int, default=4000
+        Monte Carlo draws of patients and courses.
+    seed : int, default=0
+        Seeds the draws.
+    cells : (int, int), default=(109, 81)
+        The posterior grid, as in :func:`improvement_chance`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``session`` (1 …): ``mean``, ``p10`` and ``p90`` of the recorded score.
+    """
+    if not 0 <= intake_score <= PHQ9_MAX or not 1 <= sessions <= params.flowchart.max_length:
+        raise ValueError(f"intake_score must be 0-{PHQ9_MAX} and sessions 1-{params.flowchart.max_length}; got "
+                         f"{intake_score!r} and {sessions!r}")
+    rng = np.random.default_rng(seed)
+    flow = replace(params.flowchart, min_length=params.flowchart.max_length)
+    courses = simulate_courses(flow, draws, seed=int(rng.integers(2**31)))["modules"]
+    matrix, _ = courses_to_matrix(courses, flow.modules)
+    grid = _grid(params, cells)
+    intake, resp, _ = _posterior_draws(params, matrix[0, :1], np.array([float(intake_score)]), draws, rng, grid)
+    a, b = _progress(params, matrix)
+    scores = measured(params, intake[:, None] * np.exp(-params.recovery_rate * (a + resp[:, None] * b)), rng)
+    scores[:, 0] = intake_score  # the first session's score is the one given
+    shown = scores[:, :sessions]
+    return pd.DataFrame({"mean": shown.mean(axis=0), "p10": np.percentile(shown, 10, axis=0),
+                         "p90": np.percentile(shown, 90, axis=0)},
+                        index=pd.RangeIndex(1, sessions + 1, name="session"))
