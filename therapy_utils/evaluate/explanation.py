@@ -214,8 +214,12 @@ def motif_hit(attributions: Sequence[np.ndarray], courses: Sequence[Sequence[str
     float
         Share in [0, 1] of the courses with at least ``k`` motif positions that are hits; NaN when there are none.
     """
-    hits = [set(np.argsort(-a, kind="stable")[:k].tolist()) <= positions
-            for a, c in zip(attributions, courses, strict=True) if len(positions := motif_positions(c, motifs)) >= k]
+    hits = []
+    for attribution, course in zip(attributions, courses, strict=True):
+        positions = motif_positions(course, motifs)
+        if len(positions) >= k:  # a course with fewer motif positions than k cannot be a hit
+            top = set(np.argsort(-attribution, kind="stable")[:k].tolist())
+            hits.append(top <= positions)
     return float(np.mean(hits)) if hits else float("nan")
 
 
