@@ -147,9 +147,10 @@ def simulate_clinic(params: ClinicParams, n_patients: int, seed: int) -> pd.Data
     matrix, _ = courses_to_matrix(modules, flow.modules)
     intake = np.clip(rng.normal(params.intake_mean, params.intake_sd, n_patients), 0, PHQ9_MAX)
     responsiveness = rng.normal(1.0, params.flowchart.responsiveness_sd, n_patients)
-    severity = latent_severity(params, intake, responsiveness, matrix)[:, :-1]  # before sessions 1..T
+    ratio = latent_severity(params, np.ones(n_patients), responsiveness, matrix)[:, :-1]  # before sessions 1..T
+    severity = intake[:, None] * ratio
     planned = planned_lengths(params, rng, n_patients)
-    leaves = rng.random(severity.shape) < dropout_chance(params, severity / np.maximum(intake[:, None], 1e-9))
+    leaves = rng.random(severity.shape) < dropout_chance(params, ratio)
     attended = np.minimum(planned, np.where(leaves.any(axis=1), leaves.argmax(axis=1) + 1, planned))
     scores = measured(params, severity, rng)
     rows = np.arange(severity.shape[1])[None, :] < attended[:, None]
