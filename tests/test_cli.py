@@ -73,6 +73,20 @@ def test_simulate_long_format(tmp_path):
     assert list(pd.read_csv(out).columns) == ["course_id", "session", "module", "effectiveness", "split"]
 
 
+def test_simulate_clinic_writes_the_routine_outcome_export(tmp_path):
+    out = tmp_path / "clinic.csv"
+    done = cli("simulate", "--preset", "clinic", "--n-sequences", "40", "--seed", "2", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    table = pd.read_csv(out)
+    assert list(table.columns) == ["course_id", "session", "module", "score", "reliably_improved", "ended_early"]
+    assert table["course_id"].nunique() == 40 and table["score"].between(0, 27).all()
+    per_course = table.groupby("course_id")
+    assert (per_course[["reliably_improved", "ended_early"]].nunique() == 1).all().all()  # one value per course
+    first, last = per_course["score"].first(), per_course["score"].last()
+    assert ((first - last >= 6).astype(int) == per_course["reliably_improved"].first()).all()
+    assert f"of 40 clinic patients to {out}" in done.stdout
+
+
 @pytest.mark.parametrize("args,fragment", [
     (["run", "--n-sequences", "0"], "must be a positive integer, got 0"),
     (["simulate", "--n-sequences", "-3", "--out", "x.csv"], "must be a positive integer, got -3"),

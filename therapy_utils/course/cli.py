@@ -100,9 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
     sim = commands.add_parser("simulate", help="write simulated courses as a CSV in the reference shape",
                               description="Simulate courses and write them, with the original's split column "
                                           "(scikit-learn, random_state 42).")
-    sim.add_argument("--preset", choices=PRESETS, default="original",
-                     help=f"simulator preset: {', '.join(PRESETS)} (default: original)")
-    sim.add_argument("--n-sequences", type=_positive_int, default=500, help="courses to simulate (default: 500)")
+    sim.add_argument("--preset", choices=(*PRESETS, "clinic"), default="original",
+                     help=f"simulator preset: {', '.join(PRESETS)}, or clinic (routine care with a PHQ-9-like score "
+                          "per session, always written one row per session) (default: original)")
+    sim.add_argument("--n-sequences", type=_positive_int, default=500,
+                     help="courses to simulate; for clinic, patients who start treatment (default: 500)")
     sim.add_argument("--seed", type=_seed, default=42, help="random seed (default: 42)")
     sim.add_argument("--out", type=Path, required=True, help="CSV file to write")
     sim.add_argument("--long", action="store_true", help="write one row per session instead of per course")
@@ -115,9 +117,27 @@ def command_simulate(args: argparse.Namespace) -> None:
     from therapy_utils.files import write_courses
     from therapy_utils.simulate import preset_params, simulate_courses
 
+    if args.preset == "clinic":
+        write_clinic(args.n_sequences, args.seed, args.out)
+        return
     courses = simulate_courses(preset_params(args.preset), args.n_sequences, args.seed)
     write_courses(assign_split(courses), args.out, long=args.long)
     print(f"Wrote {len(courses)} {args.preset} courses to {args.out}")
+
+
+def write_clinic(n_patients: int, seed: int, out: Path) -> None:
+    """The clinic's routine-outcome export: one row per attended session with its module and score, and each
+    course's outcome (``reliably_improved``: first minus last recorded score ≥ 6) and ``ended_early`` repeated on its
+    rows. The latent columns (responsiveness, true severity, planned sessions) stay out, as a real export has none."""
+    from therapy_utils.clinic import CLINIC, course_outcomes, simulate_clinic
+
+    sessions = simulate_clinic(CLINIC, n_patients, seed)
+    outcomes = course_outcomes(sessions)
+    export = sessions[["course_id", "session", "module", "score"]].assign(
+        reliably_improved=sessions["course_id"].map(outcomes["reliably_improved"]).astype(int),
+        ended_early=sessions["course_id"].map(outcomes["ended_early"]).astype(int))
+    export.to_csv(out, index=False)
+    print(f"Wrote {len(export):,} sessions of {n_patients:,} clinic patients to {out}")
 
 
 def _load_or_simulate(preset: str, n_sequences: int, seed: int, data: Path | None):
