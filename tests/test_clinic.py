@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from therapy_utils import clinic
+from therapy_utils import clinic, prognosis
 
 PATIENTS = 5000
 
@@ -114,19 +114,19 @@ def test_impossible_settings_are_refused_by_name(field, value):
 # The truth after every prefix ---------------------------------------------------------------------------------------
 
 def test_the_pieces_of_the_truth_are_the_generators_distributions():
-    pmf = clinic.planned_length_pmf(clinic.CLINIC)
+    pmf = prognosis.planned_length_pmf(clinic.CLINIC)
     assert pmf.sum() == pytest.approx(1.0) and pmf[:2].sum() == 0
     drawn = clinic.planned_lengths(clinic.CLINIC, np.random.default_rng(0), 200_000)
     frequency = np.bincount(drawn, minlength=len(pmf)) / len(drawn)
     assert np.abs(frequency - pmf).max() < 0.004  # 200,000 draws: binomial sd at most 0.0011
     severity = np.array([[0.3], [9.7], [26.8]])
-    likelihood = clinic.score_likelihood(clinic.CLINIC, np.arange(clinic.PHQ9_MAX + 1)[None, :], severity)
+    likelihood = prognosis.score_likelihood(clinic.CLINIC, np.arange(clinic.PHQ9_MAX + 1)[None, :], severity)
     assert np.allclose(likelihood.sum(axis=1), 1.0)  # every severity gives some score from 0 to 27
 
 
 def test_a_prefix_needs_one_score_per_module():
     with pytest.raises(ValueError, match="one score per module"):
-        clinic.improvement_chance(clinic.CLINIC, ("A", "B"), (18,))
+        prognosis.improvement_chance(clinic.CLINIC, ("A", "B"), (18,))
 
 
 def hosmer_lemeshow_p(truth: clinic.ClinicParams, k: int = 3, patients: int = 1500) -> float:
@@ -139,7 +139,7 @@ def hosmer_lemeshow_p(truth: clinic.ClinicParams, k: int = 3, patients: int = 15
     chances, improved = [], []
     for course_id, course in sessions.sort_values(["course_id", "session"]).groupby("course_id"):
         if len(course) >= k:
-            chance, _ = clinic.improvement_chance(truth, tuple(course["module"][:k]), tuple(course["score"][:k]),
+            chance, _ = prognosis.improvement_chance(truth, tuple(course["module"][:k]), tuple(course["score"][:k]),
                                                   draws=200, seed=int(course_id))
             chances.append(chance)
             improved.append(outcome[course_id])
@@ -171,8 +171,8 @@ def test_the_expected_recovery_curve_is_what_patients_with_that_intake_score_rec
     patients = wide[(wide[1] == 18) & wide[5].notna()]
     assert len(patients) > 800
     mean, error = patients[[2, 3, 4, 5]].mean(), patients[[2, 3, 4, 5]].std() / np.sqrt(len(patients))
-    curve = clinic.expected_recovery_curve(no_dropout, 18, sessions=5, draws=20_000)
+    curve = prognosis.expected_recovery_curve(no_dropout, 18, sessions=5, draws=20_000)
     assert curve.loc[1, "mean"] == 18 and (curve["p10"] <= curve["mean"]).all()
     assert (np.abs(curve.loc[2:5, "mean"] - mean) < 4 * error).all()
-    other = clinic.expected_recovery_curve(no_dropout, 12, sessions=5, draws=20_000)
+    other = prognosis.expected_recovery_curve(no_dropout, 12, sessions=5, draws=20_000)
     assert (np.abs(other.loc[2:5, "mean"] - mean) > 4 * error).all()

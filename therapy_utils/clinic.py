@@ -10,10 +10,11 @@ motifs that count from the session that completes them, diminishing returns scal
 so a completed motif is a step down — the simulator's sudden gains. The questionnaire filled in at the start of
 session t measures the severity after the t − 1 sessions before it, with noise, rounded and clipped to 0–27. Each
 course has a planned length; after every session a patient who is not improving is more likely to stop coming
-(dropout that depends on progress: missing not at random). :func:`improvement_chance` gives the truth after any
-prefix of a course: the chance of reliable improvement given the modules and scores so far. Calibrated to
+(dropout that depends on progress: missing not at random). :func:`prognosis.improvement_chance` gives the truth
+after any prefix of a course: the chance of reliable improvement given the modules and scores so far. Calibrated to
 routine-care figures (``tests/test_clinic.py`` names each source and tolerance); this module holds the parameters,
-the generator, the measures and the truth. Its notebook, 12_session_by_session, is still to be written (issue 31).
+the generator and the measures, :mod:`therapy_utils.prognosis` the truth after every session. Taught in
+``12_session_by_session.ipynb``.
 """
 
 from __future__ import annotations
@@ -23,10 +24,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 from scipy.special import expit
-from scipy.stats import lognorm, norm
 
 from therapy_utils.outcome import courses_to_matrix, progress_parts
-from therapy_utils.simulate import SimulatorParams, preset_params, simulate_courses, transition_matrices
+from therapy_utils.simulate import SimulatorParams, preset_params, simulate_courses
 
 PHQ9_MAX = 27
 CASENESS = 10  # PHQ-9 of 10 or more: a "case" of depression (NHS Talking Therapies' threshold)
@@ -258,173 +258,3 @@ def calibration_figures(sessions: pd.DataFrame) -> pd.Series:
         "sudden gain, finished": gained.mean(),
         "last score, sudden gain": finished.loc[gained, "last"].mean(),
         "last score, no sudden gain": finished.loc[~gained, "last"].mean()})
-
-
-# The truth after every prefix --------------------------------------------------------------------------------------
-# P(reliable improvement | the first k sessions' modules and scores): the patient's intake severity and
-# responsiveness are unknown, so the chance averages over their posterior given the scores so far (and the fact that
-# the patient kept coming), computed on a grid; the rest of the course — planned end, dropout, modules, scores — is
-# then simulated from the clinic's own model. The outcome is the one `course_outcomes` reads: the first score minus
-# the last recorded one, at least 6 points; a patient who stops early keeps the score of their last session.
-
-def planned_length_pmf(params: ClinicParams) -> np.ndarray:
-    """P(planned length = l) for l = 0 … max_length (zero below 2): :func:`planned_lengths`' distribution."""
-    sigma2 = np.log1p((params.planned_sd / params.planned_mean) ** 2)
-    cdf = lognorm(np.sqrt(sigma2), scale=np.exp(np.log(params.planned_mean) - sigma2 / 2)).cdf
-    top = params.flowchart.max_length
-    edges = np.concatenate([[0.0], cdf(np.arange(2, top) + 0.5), [1.0]])  # rounded, then clipped to 2..top
-    return np.concatenate([np.zeros(2), np.diff(edges)])
-
-
-def score_likelihood(params: ClinicParams, scores: np.ndarray, severity: np.ndarray) -> np.ndarray:
-    """P(score | latent severity) for the rounded, clipped, noisy questionnaire, elementwise."""
-    upper = np.where(scores >= PHQ9_MAX, np.inf, scores + 0.5)
-    lower = np.where(scores <= 0, -np.inf, scores - 0.5)
-    return norm.cdf((upper - severity) / params.measurement_sd) - norm.cdf((lower - severity) / params.measurement_sd)
-
-
-def _grid(params: ClinicParams, cells: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
-    """Intake × responsiveness grid points (flattened), their prior mass, and the two cell widths."""
-    intake = np.linspace(0.0, PHQ9_MAX, cells[0])
-    width_s = intake[1] - intake[0]
-    mass_s = np.diff(norm.cdf(np.concatenate([[-np.inf], intake[:-1] + width_s / 2, [np.inf]]),
-                              params.intake_mean, params.intake_sd))  # the clipped tails land on 0 and 27
-    sd_r = params.flowchart.responsiveness_sd
-    resp = np.linspace(1.0 - 4.5 * sd_r, 1.0 + 4.5 * sd_r, cells[1])
-    width_r = resp[1] - resp[0]
-    mass_r = norm.pdf(resp, 1.0, sd_r) * width_r
-    s, r = np.meshgrid(intake, resp, indexing="ij")
-    return s.ravel(), r.ravel(), np.outer(mass_s, mass_r / mass_r.sum()).ravel(), width_s, width_r
-
-
-def _progress(params: ClinicParams, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Progress after 0, 1, … modules as ``A + r · B``: ``A`` and ``B`` of shape ``(n, T + 1)`` (column 0: none)."""
-    a, b = progress_parts(params.flowchart, matrix)
-    zero = np.zeros((len(matrix), 1))
-    return np.hstack([zero, a - params.flowchart.base_mean]), np.hstack([zero, b])
-
-
-def _posterior_draws(params: ClinicParams, course: np.ndarray, scores: np.ndarray, draws: int,
-                     rng: np.random.Generator, grid: tuple) -> tuple[np.ndarray, np.ndarray, float]:
-    """Draws of (intake, responsiveness) given one prefix: its scores and that the patient kept coming."""
-    intake, resp, prior, width_s, width_r = grid
-    k = len(scores)
-    a, b = _progress(params, course[None, :])
-    progress = a[0, :k][None, :] + resp[:, None] * b[0, :k][None, :]  # before sessions 1..k
-    ratio = np.exp(-params.recovery_rate * progress)
-    log_post = np.log(prior + 1e-300)
-    log_post += np.log(score_likelihood(params, scores[None, :], intake[:, None] * ratio) + 1e-300).sum(axis=1)
-    log_post += np.log1p(-dropout_chance(params, ratio[:, :k - 1])).sum(axis=1)  # came back after 1..k−1
-    weights = np.exp(log_post - log_post.max())
-    weights /= weights.sum()
-    pick = rng.choice(len(weights), size=draws, p=weights)
-    jitter = rng.uniform(-0.5, 0.5, size=(2, draws))  # a continuous draw within the grid cell
-    return (np.clip(intake[pick] + jitter[0] * width_s, 0, PHQ9_MAX), resp[pick] + jitter[1] * width_r,
-            1.0 / float(np.sum(weights ** 2)))
-
-
-def _futures(params: ClinicParams, course: np.ndarray, scores: np.ndarray, intake: np.ndarray, resp: np.ndarray,
-             rng: np.random.Generator) -> np.ndarray:
-    """Each draw's course continued from its prefix with the clinic's own model: the last recorded score."""
-    draws, k, top = len(intake), len(scores), params.flowchart.max_length
-    pmf = planned_length_pmf(params)[k:]
-    planned = k + rng.choice(len(pmf), size=draws, p=pmf / pmf.sum())  # the plan, given it reached session k
-    _, trans = transition_matrices(replace(params.flowchart, min_length=top))
-    matrix = np.empty((draws, top), dtype=np.int64)
-    matrix[:, :k] = course
-    cdf = np.cumsum(trans[0], axis=1)
-    for t in range(k, top):
-        matrix[:, t] = np.minimum((rng.random(draws)[:, None] > cdf[matrix[:, t - 1]]).sum(axis=1), cdf.shape[1] - 1)
-    a, b = _progress(params, matrix)
-    ratio = np.exp(-params.recovery_rate * (a + resp[:, None] * b))  # before sessions 1..top+1
-    last = np.full(draws, scores[-1])
-    running = planned > k
-    running &= rng.random(draws) >= dropout_chance(params, ratio[:, k - 1])  # came back after session k?
-    for t in range(k, top):  # session t + 1
-        score = measured(params, intake * ratio[:, t], rng)
-        last = np.where(running, score, last)
-        running &= (planned > t + 1) & (rng.random(draws) >= dropout_chance(params, ratio[:, t]))
-    return last
-
-
-def improvement_chance(params: ClinicParams, course: tuple[str, ...], scores: tuple[int, ...], draws: int = 400,
-                       seed: int = 0, cells: tuple[int, int] = (109, 81)) -> tuple[float, float]:
-    """The truth after a prefix: P(reliable improvement | the first k sessions' modules and scores).
-
-    Parameters
-    ----------
-    params : ClinicParams
-        The clinic the patient comes from.
-    course, scores : sequence
-        The k modules given and the k scores recorded so far (the score at the start of each session), k ≥ 1.
-    draws : int, default=400
-        Monte Carlo draws of the patient and of the rest of the course.
-    seed : int, default=0
-        Seeds the draws.
-    cells : (int, int), default=(109, 81)
-        Grid points for intake severity (0–27) and responsiveness (± 4.5 sd) in the posterior.
-
-    Returns
-    -------
-    chance : float
-        The Monte Carlo estimate of the probability.
-    error : float
-        Its Monte Carlo standard error, sqrt(p (1 − p) / draws).
-    """
-    if len(course) != len(scores) or not course:
-        raise ValueError(f"a prefix needs one score per module, at least one: got {len(course)} modules and "
-                         f"{len(scores)} scores")
-    rng = np.random.default_rng(seed)
-    index = np.array([params.flowchart.modules.index(m) for m in course])
-    observed = np.asarray(scores, dtype=float)
-    intake, resp, _ = _posterior_draws(params, index, observed, draws, rng, _grid(params, cells))
-    improved = observed[0] - _futures(params, index, observed, intake, resp, rng) >= RELIABLE_CHANGE
-    chance = float(improved.mean())
-    return chance, float(np.sqrt(chance * (1 - chance) / draws))
-
-
-def expected_recovery_curve(params: ClinicParams, intake_score: int, sessions: int = 12, draws: int = 4000,
-                            seed: int = 0, cells: tuple[int, int] = (109, 81)) -> pd.DataFrame:
-    """What a patient with this intake score can expect, session by session, if they keep coming.
-
-    The scores recorded at sessions 1 … ``sessions`` for patients who arrive with ``intake_score``: the mean and the
-    10th and 90th percentiles — the expected recovery curve and its band, against which routine outcome monitoring
-    flags a patient as "not on track". Intake severity and responsiveness come from their posterior given the intake
-    score; modules from the flowchart; no one drops out (the curve describes treatment received).
-
-    Parameters
-    ----------
-    params : ClinicParams
-        The clinic.
-    intake_score : int
-        The score at the first session, 0–27.
-    sessions : int, default=12
-        How many sessions the curve covers (at most the flowchart's ``max_length``).
-    draws : int, default=4000
-        Monte Carlo draws of patients and courses.
-    seed : int, default=0
-        Seeds the draws.
-    cells : (int, int), default=(109, 81)
-        The posterior grid, as in :func:`improvement_chance`.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Indexed by ``session`` (1 …): ``mean``, ``p10`` and ``p90`` of the recorded score.
-    """
-    if not 0 <= intake_score <= PHQ9_MAX or not 1 <= sessions <= params.flowchart.max_length:
-        raise ValueError(f"intake_score must be 0-{PHQ9_MAX} and sessions 1-{params.flowchart.max_length}; got "
-                         f"{intake_score!r} and {sessions!r}")
-    rng = np.random.default_rng(seed)
-    flow = replace(params.flowchart, min_length=params.flowchart.max_length)
-    courses = simulate_courses(flow, draws, seed=int(rng.integers(2**31)))["modules"]
-    matrix, _ = courses_to_matrix(courses, flow.modules)
-    grid = _grid(params, cells)
-    intake, resp, _ = _posterior_draws(params, matrix[0, :1], np.array([float(intake_score)]), draws, rng, grid)
-    a, b = _progress(params, matrix)
-    scores = measured(params, intake[:, None] * np.exp(-params.recovery_rate * (a + resp[:, None] * b)), rng)
-    scores[:, 0] = intake_score  # the first session's score is the one given
-    shown = scores[:, :sessions]
-    return pd.DataFrame({"mean": shown.mean(axis=0), "p10": np.percentile(shown, 10, axis=0),
-                         "p90": np.percentile(shown, 90, axis=0)},
-                        index=pd.RangeIndex(1, sessions + 1, name="session"))

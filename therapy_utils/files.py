@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from therapy_utils.clinic import RELIABLE_CHANGE
 from therapy_utils.data import assign_split, check_effectiveness, show_value, validate_courses
 from therapy_utils.simulate import simulate_courses
 
@@ -142,6 +143,26 @@ def _first_overlong_row(path: Path) -> str:
     return f"{str(path)!r}: a row has more fields than the header"
 
 
+def _read_csv(path: str | Path) -> pd.DataFrame:
+    """Every field as a string (nothing guessed or dropped); whole-number course ids as int64."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such data file: {str(path)!r}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)  # extra fields would be silently dropped
+            table = pd.read_csv(path, dtype=str, keep_default_na=False, index_col=False)
+    except pd.errors.ParserWarning:
+        raise ValueError(_first_overlong_row(path)) from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise ValueError(f"{str(path)!r} is not a readable CSV file: {err}") from None
+    if "course_id" in table.columns:
+        as_int = pd.to_numeric(table["course_id"], errors="coerce")
+        if as_int.notna().all() and (as_int % 1 == 0).all():
+            table["course_id"] = as_int.astype(np.int64)
+    return table
+
+
 MAX_COURSE_LENGTH = 1000  # sessions; a clinic's course is tens of sessions, a longer one is almost surely an error
 
 
@@ -169,21 +190,7 @@ def read_courses(path: str | Path) -> pd.DataFrame:
         anything :func:`validate_courses` (or, for a long file, the session checks) refuses, or a course longer
         than ``MAX_COURSE_LENGTH`` (1000) sessions.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no such data file: {str(path)!r}")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", pd.errors.ParserWarning)  # extra fields would be silently dropped
-            table = pd.read_csv(path, dtype=str, keep_default_na=False, index_col=False)
-    except pd.errors.ParserWarning:
-        raise ValueError(_first_overlong_row(path)) from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise ValueError(f"{str(path)!r} is not a readable CSV file: {err}") from None
-    if "course_id" in table.columns:
-        as_int = pd.to_numeric(table["course_id"], errors="coerce")
-        if as_int.notna().all() and (as_int % 1 == 0).all():
-            table["course_id"] = as_int.astype(np.int64)
+    table = _read_csv(path)
     courses = long_to_courses(table) if "module" in table.columns and "modules" not in table.columns \
         else validate_courses(table)
     lengths = courses["modules"].map(len)
@@ -280,3 +287,73 @@ def load_or_simulate(path: str | Path, params, n_sequences: int, seed: int, over
             os.replace(Path(scratch) / path.name, path)
             os.replace(Path(scratch, "record"), record_path)
     return read_courses(path)
+
+
+SESSION_FLAGS = ("reliably_improved", "ended_early")  # per-course 0/1 columns a routine-outcome export may carry
+
+
+def _flag(sessions: pd.DataFrame, column: str) -> pd.Series:
+    """A per-course 0/1 column (also true/false) as booleans, the same on every session of a course."""
+    values = sessions[column].astype(str).str.strip().str.lower()
+    known = {"0": False, "1": True, "false": False, "true": True}
+    bad = ~values.isin(list(known))
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"row {row} (course_id {show_value(sessions.at[row, 'course_id'])}): {column} "
+                         f"{show_value(sessions.at[row, column])} is not 0 or 1")
+    flags = values.map(known)
+    for course_id, group in sessions.assign(_flag=flags, _row=np.arange(len(sessions))).groupby("course_id"):
+        _check_constant(group, "_flag", column, course_id)
+    return flags.astype(bool)
+
+
+def read_sessions(path: str | Path) -> pd.DataFrame:
+    """Read a routine-outcome export: one row per attended session with its score (12_session_by_session).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        A CSV with ``course_id``, ``session``, ``module``, ``score`` and optionally ``reliably_improved`` and
+        ``ended_early`` (0/1 per course), as ``python -m therapy_utils simulate --preset clinic`` writes.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The sessions sorted by course and session: ``session`` and ``score`` as int64, the flags as booleans.
+
+    Raises
+    ------
+    ValueError
+        Naming the row and value of the first problem: a missing column, a session number that is not a whole number,
+        repeats or leaves a gap (every session from 1 on has a score), an empty module, a score that is missing or not
+        a whole number 0–27, a flag that is not 0/1 or changes within a course, or a ``reliably_improved`` that its
+        course's scores contradict (first minus last score ≥ 6).
+    """
+    table = _read_csv(path)
+    missing = [c for c in ("course_id", "session", "module", "score") if c not in table.columns]
+    if missing:
+        raise ValueError(f"a session file needs column(s) {missing}; it has {list(table.columns)}")
+    table["session"] = _session_numbers(table).astype(np.int64)
+    table["score"] = check_scores(table)
+    for row, module in enumerate(table["module"]):
+        if not module.strip():
+            raise ValueError(f"row {row} (course_id {show_value(table.at[row, 'course_id'])}): module is empty")
+    rank = table.groupby("course_id")["session"].rank(method="first").astype(np.int64)
+    gap = table["session"] != rank
+    if gap.any():
+        row = int(np.flatnonzero(gap)[0])
+        raise ValueError(f"row {row} (course_id {show_value(table.at[row, 'course_id'])}): session "
+                         f"{table.at[row, 'session']} leaves a gap; a session file has every session from 1 on")
+    for column in SESSION_FLAGS:
+        if column in table.columns:
+            table[column] = _flag(table, column)
+    ordered = table.sort_values(["course_id", "session"], kind="stable").reset_index(drop=True)
+    if "reliably_improved" in ordered.columns:
+        scores = ordered.groupby("course_id", sort=False)["score"]
+        drop = (scores.transform("first") - scores.transform("last")) >= RELIABLE_CHANGE
+        wrong = drop != ordered["reliably_improved"]
+        if wrong.any():
+            course_id = ordered.at[int(np.flatnonzero(wrong)[0]), "course_id"]
+            raise ValueError(f"course_id {show_value(course_id)}: reliably_improved disagrees with its scores (it is "
+                             "first minus last score of at least 6)")
+    return ordered[[c for c in ("course_id", "session", "module", "score", *SESSION_FLAGS) if c in ordered.columns]]

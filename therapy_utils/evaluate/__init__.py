@@ -1,10 +1,21 @@
-"""Evaluation in three rooms: :mod:`~therapy_utils.evaluate.prediction`, :mod:`~therapy_utils.evaluate.explanation`
-and :mod:`~therapy_utils.evaluate.comparison`.
+"""Evaluation in four rooms: :mod:`~therapy_utils.evaluate.prediction`, :mod:`~therapy_utils.evaluate.explanation`,
+:mod:`~therapy_utils.evaluate.comparison` and :mod:`~therapy_utils.evaluate.by_session` (predictions made while a
+course runs).
 
 Their public functions are also reachable from here (``evaluate.predict`` is ``evaluate.prediction.predict``), so a
 notebook imports ``evaluate`` once and calls what it needs.
 """
 
+from therapy_utils.evaluate.by_session import (
+    DROPOUT_RULES,
+    alert_outcomes,
+    alert_threshold,
+    calibration_error,
+    intake_band,
+    outcome_labels,
+    scores_by_session,
+    subgroup_alerts,
+)
 from therapy_utils.evaluate.comparison import (
     VERDICTS,
     against_baseline,
@@ -44,10 +55,43 @@ from therapy_utils.evaluate.prediction import (
 )
 
 __all__ = [
-    "VERDICTS", "Scorer", "against_baseline", "count_baseline", "count_features", "courses_needed",
-    "draw_training_set", "fit_similarity_temperature", "format_mean_sd", "holm", "integrated_gradients",
-    "learning_curve", "learning_curve_summary", "mean_sd_table", "model_scorer", "motif_hit", "motif_positions",
-    "next_module_gains", "next_module_probabilities", "next_module_scores", "occlusion", "paired_comparison",
-    "path_start_predictions", "predict", "prefixes_and_next", "regression_metrics", "removal_checks",
-    "replacement_occlusion", "similarity_next_probabilities", "top_k_hit_rate", "winners_curse",
+    "DROPOUT_RULES",
+    "VERDICTS",
+    "Scorer",
+    "against_baseline",
+    "alert_outcomes",
+    "alert_threshold",
+    "calibration_error",
+    "count_baseline",
+    "count_features",
+    "courses_needed",
+    "draw_training_set",
+    "fit_similarity_temperature",
+    "format_mean_sd",
+    "holm",
+    "intake_band",
+    "integrated_gradients",
+    "learning_curve",
+    "learning_curve_summary",
+    "mean_sd_table",
+    "model_scorer",
+    "motif_hit",
+    "motif_positions",
+    "next_module_gains",
+    "next_module_probabilities",
+    "next_module_scores",
+    "occlusion",
+    "outcome_labels",
+    "paired_comparison",
+    "path_start_predictions",
+    "predict",
+    "prefixes_and_next",
+    "regression_metrics",
+    "removal_checks",
+    "replacement_occlusion",
+    "scores_by_session",
+    "similarity_next_probabilities",
+    "subgroup_alerts",
+    "top_k_hit_rate",
+    "winners_curse",
 ]
