@@ -87,6 +87,28 @@ def test_simulate_clinic_writes_the_routine_outcome_export(tmp_path):
     assert f"of 40 clinic patients to {out}" in done.stdout
 
 
+@pytest.mark.slow
+def test_run_clinic_reports_the_auroc_after_every_session_beside_the_truth(tmp_path):
+    done = cli("run", "--preset", "clinic", "--n-sequences", "400", "--seed", "3", "--json", str(tmp_path / "m.json"))
+    assert done.returncode == 0, done.stderr
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    assert (metrics["n_patients"], metrics["n_test"]) == (400, 80)
+    for key in ("auroc_by_session", "truth_auroc_by_session", "running_by_session"):
+        assert list(metrics[key]) == [str(k) for k in range(1, 9)], key
+    running = list(metrics["running_by_session"].values())
+    assert running[0] == 80 and running == sorted(running, reverse=True)  # patients still coming, fewer each session
+    assert all(0 <= v <= 1 for v in metrics["truth_auroc_by_session"].values() if v is not None)
+    assert set(metrics["baseline_auroc_by_session"]) == {"intake score", "change so far", "scores so far",
+                                                          "not on track"}
+    assert f"{metrics['auroc_by_session']['3']:.3f}" in done.stdout  # the printed table is the JSON's
+    export = tmp_path / "clinic.csv"
+    cli("simulate", "--preset", "clinic", "--n-sequences", "300", "--seed", "3", "--out", str(export))
+    own = cli("run", "--preset", "clinic", "--data", str(export), "--json", str(tmp_path / "own.json"))
+    assert own.returncode == 0, own.stderr
+    mine = json.loads((tmp_path / "own.json").read_text())
+    assert mine["truth_auroc_by_session"] is None and mine["n_patients"] == 300 and mine["preset"] is None
+
+
 @pytest.mark.parametrize("args,fragment", [
     (["run", "--n-sequences", "0"], "must be a positive integer, got 0"),
     (["simulate", "--n-sequences", "-3", "--out", "x.csv"], "must be a positive integer, got -3"),

@@ -60,8 +60,27 @@ FILES = {
     "long: score not a number": (b"course_id,session,module,effectiveness,score\n1,1,A,0.5,high\n",
                                  "row 0 (course_id 1): score 'high' is not a number"),
 }
+SESSIONS = "course_id,session,module,score,reliably_improved\n"
+# a session file (routine-outcome export) given to run --preset clinic → a fragment of the one-line error
+SESSION_FILES = {
+    "sessions: no score column": (b"course_id,session,module\n1,1,A\n", "needs column(s) ['score']"),
+    "sessions: score out of range": ((SESSIONS + "1,1,A,12,0\n1,2,B,28,0\n").encode(),
+                                     "row 1 (course_id 1): score '28' is outside 0-27"),
+    "sessions: score not whole": ((SESSIONS + "1,1,A,12.5,0\n").encode(),
+                                  "row 0 (course_id 1): score '12.5' is not a whole number"),
+    "sessions: score missing": ((SESSIONS + "1,1,A,12,0\n1,2,B,,0\n").encode(),
+                                "row 1 (course_id 1): score '' is missing"),
+    "sessions: a gap in the sessions": ((SESSIONS + "1,1,A,12,0\n1,3,B,10,0\n").encode(),
+                                        "row 1 (course_id 1): session 3 leaves a gap"),
+    "sessions: flag not 0 or 1": ((SESSIONS + "1,1,A,12,yes\n").encode(),
+                                  "row 0 (course_id 1): reliably_improved 'yes' is not 0 or 1"),
+    "sessions: outcome contradicts the scores": ((SESSIONS + "1,1,A,12,1\n1,2,B,10,1\n").encode(),
+                                                 "course_id 1: reliably_improved disagrees with its scores"),
+}
 # command-line arguments → a fragment of the one-line error
 FLAGS = {
+    ("run", "--preset", "clinic", "--shuffled"): "--shuffled does not apply to --preset clinic",
+    ("run", "--preset", "clinic", "--model", "best"): "--model does not apply to --preset clinic",
     ("run", "--n-sequences", "0"): "must be a positive integer, got 0",
     ("run", "--n-sequences", "abc"): "'abc' is not an integer",
     ("run", "--n-sequences", "1e9"): "'1e9' is not an integer",
@@ -111,6 +130,16 @@ def test_a_malformed_data_file_is_refused_in_one_line(name, tmp_path, capsys, mo
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv"]  # no figures folder, no metrics file
 
 
+@pytest.mark.parametrize("name", SESSION_FILES)
+def test_a_malformed_session_file_is_refused_in_one_line(name, tmp_path, capsys, monkeypatch):
+    content, fragment = SESSION_FILES[name]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sessions.csv").write_bytes(content)
+    code, _, err = call(["run", "--preset", "clinic", "--data", "sessions.csv", "--json", "m.json"], capsys)
+    assert_one_clean_line(code, err, fragment)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sessions.csv"]  # no metrics file
+
+
 @pytest.mark.parametrize("argv", FLAGS, ids=" ".join)
 def test_a_bad_flag_is_refused_in_one_line(argv, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -120,7 +149,7 @@ def test_a_bad_flag_is_refused_in_one_line(argv, tmp_path, capsys, monkeypatch):
 
 
 def test_there_are_at_least_thirty_malformed_inputs():
-    assert len(FILES) + len(FLAGS) >= 30
+    assert len(FILES) + len(SESSION_FILES) + len(FLAGS) >= 30
 
 
 def test_cuda_on_a_machine_without_it_is_refused_in_one_line(tmp_path, capsys, monkeypatch):

@@ -78,8 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="simulate (or load) courses, train, evaluate, report, plot",
                               description="Do what the original script did, plus the oracle and baseline lines.")
-    run.add_argument("--preset", choices=PRESETS, default="original",
-                     help=f"simulator preset: {', '.join(PRESETS)} (default: original)")
+    run.add_argument("--preset", choices=(*PRESETS, "clinic"), default="original",
+                     help=f"simulator preset: {', '.join(PRESETS)} (default: original); or clinic: predict reliable "
+                          "improvement after every session (notebook 12), with --data a session file as "
+                          "simulate --preset clinic writes it")
     run.add_argument("--n-sequences", type=_positive_int, default=500, help="courses to simulate (default: 500)")
     run.add_argument("--seed", type=_seed, default=42, help="seed for simulation and training (default: 42); "
                      "the 64/16/20 split always uses the original's random_state 42")
@@ -354,6 +356,41 @@ def run_report(preset: str, n_sequences: int, seed: int, data: Path | None, out:
             **explanations, **controls}
 
 
+def clinic_report(args: argparse.Namespace) -> dict:
+    """Session by session (notebook 12): train the sequence model and the baselines on 60 % of the patients and
+    print every predictor's AUROC after sessions 1-8 on the 20 % held out, beside the truth's (simulated data)."""
+    refused = [flag for flag, used in (("--model", args.model != "original"), ("--shuffled", args.shuffled),
+                                       ("--save-model", args.save_model is not None)) if used]
+    if refused:
+        raise ValueError(f"{refused[0]} does not apply to --preset clinic")
+    from therapy_utils.clinic import CLINIC, simulate_clinic
+    from therapy_utils.data import Vocabulary
+    from therapy_utils.early_warning import compare_predictors
+    from therapy_utils.evaluate.by_session import scores_by_session
+    from therapy_utils.files import read_sessions
+    from therapy_utils.sessions import session_courses
+
+    sessions = read_sessions(args.data) if args.data else simulate_clinic(CLINIC, args.n_sequences, args.seed)
+    vocab = Vocabulary.from_courses([sessions["module"]]) if args.data else Vocabulary(CLINIC.flowchart.modules)
+    print(f"{'Loaded' if args.data else 'Simulated'} {sessions['course_id'].nunique():,} patients, "
+          f"{len(sessions):,} sessions")
+    compared = compare_predictors(session_courses(sessions, vocab), len(vocab), args.seed,
+                                  None if args.data else CLINIC)
+    scores = scores_by_session(compared.chances, compared.test, rules=compared.rules)
+    table = scores.pivot(index="predictor", columns="session", values="auroc")
+    print(f"AUROC after each session, {len(compared.test)} held-out patients (dropouts: last score)")
+    print(table.to_string(float_format=lambda v: f"{v:.3f}"))
+    by_k = {name: {int(k): (None if np.isnan(v) else round(float(v), 4)) for k, v in row.items()}
+            for name, row in table.iterrows()}
+    running = scores[scores["predictor"] == "sequence model"].set_index("session")["running"]
+    return {"preset": None if args.data else "clinic", "seed": args.seed, "n_patients": int(sessions["course_id"]
+            .nunique()), "n_test": len(compared.test), "running_by_session": {int(k): int(v) for k, v in
+            running.items()}, "auroc_by_session": by_k["sequence model"],
+            "truth_auroc_by_session": by_k.get("truth"), "baseline_auroc_by_session": {
+                name: by_k[name] for name in by_k if name not in ("sequence model", "truth")},
+            "data": None if args.data is None else str(args.data)}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (2 for any bad input, with one line on stderr)."""
     args = build_parser().parse_args(argv)
@@ -361,12 +398,14 @@ def main(argv: list[str] | None = None) -> int:
         _check_output_folders(args)
         if args.command == "simulate":
             command_simulate(args)
+        elif args.preset == "clinic":
+            metrics = clinic_report(args)
         else:
             metrics = run_report(args.preset, args.n_sequences, args.seed, args.data, args.out,
                                  device=args.device, progress=not args.no_progress, save_model=args.save_model,
                                  model_name=args.model, shuffled=args.shuffled)
-            if args.json:
-                args.json.write_text(json.dumps(metrics, indent=2, default=_json_default) + "\n")
+        if args.command == "run" and args.json:
+            args.json.write_text(json.dumps(metrics, indent=2, default=_json_default) + "\n")
     except (ValueError, FileNotFoundError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
