@@ -98,7 +98,7 @@ def test_every_page_is_complete_offline(site):
 def test_every_notebook_page_offers_its_download(site):
     _, out = site
     notebook_pages = [name for name in pages(out) if (REPO / "notebooks" / name.replace(".html", ".ipynb")).is_file()]
-    assert len(notebook_pages) == 22, notebook_pages  # the eleven notebooks and their eleven solutions
+    assert len(notebook_pages) == 24, notebook_pages  # the twelve notebooks and their twelve solutions
     for name in notebook_pages:
         notebook = REPO / "notebooks" / name.replace(".html", ".ipynb")
         match = re.search(r'<a href="([^"]+\.ipynb)" download>', (out / name).read_text())

@@ -21,6 +21,7 @@ from therapy_utils import checkpoint, data, evaluate, files, model, simulate, tr
 
 CHROMIUM = Path("/usr/bin/chromium")
 NOTEBOOK = "06_interactive_course_builder.ipynb"
+READS_RESULTS = ("12_session_by_session.ipynb",)
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 
@@ -39,8 +40,13 @@ def free_port() -> int:
 def lab(tmp_path, request):
     """JupyterLab on 127.0.0.1 with a token, serving a copy of a notebook (06 unless parametrised); stopped by PID."""
     notebook = request.param
-    shutil.copy(REPO / "notebooks" / notebook, tmp_path / notebook)  # autosave must never touch the original
-    shutil.copytree(REPO / "notebooks" / "checkpoints", tmp_path / "checkpoints")
+    # a notebook that reads ../benchmarks/results is served from a copy of both folders
+    folder = tmp_path / "notebooks" if notebook in READS_RESULTS else tmp_path
+    folder.mkdir(exist_ok=True)
+    shutil.copy(REPO / "notebooks" / notebook, folder / notebook)  # autosave must never touch the original
+    shutil.copytree(REPO / "notebooks" / "checkpoints", folder / "checkpoints")
+    if notebook in READS_RESULTS:
+        shutil.copytree(REPO / "benchmarks" / "results", tmp_path / "benchmarks" / "results")
     (tmp_path / "cfg" / "labconfig").mkdir(parents=True)
     (tmp_path / "cfg" / "labconfig" / "page_config.json").write_text(  # no news toast over the widgets
         '{"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": true}}')
@@ -64,7 +70,7 @@ def lab(tmp_path, request):
                     log = (tmp_path / "lab.log").read_text()[-2000:]
                     raise RuntimeError(f"JupyterLab did not start: {log}") from None
                 time.sleep(0.5)
-        yield f"http://127.0.0.1:{port}/lab/tree/{notebook}?token={token}", tmp_path
+        yield f"http://127.0.0.1:{port}/lab/tree/{(folder / notebook).relative_to(tmp_path)}?token={token}", folder
     finally:
         server.terminate()
         try:
@@ -237,3 +243,65 @@ def test_recommender_shows_a_course_in_jupyterlab(lab):
         page.locator(".tr-app").screenshot(path=str(folder / "course_recommender.png"))
         if os.environ.get("RECOMMENDER_SCREENSHOT"):
             shutil.copy(folder / "course_recommender.png", os.environ["RECOMMENDER_SCREENSHOT"])
+
+
+def expected_monitor(k: int) -> tuple[int, float, float]:
+    """What notebook 12's session monitor shows for its first patient after session k: the score, the model's chance
+    (the committed checkpoint) and the truth's (200 draws, seed 0, as the monitor computes it)."""
+    from therapy_utils import early_warning, prognosis
+    from therapy_utils.clinic import CLINIC
+    from therapy_utils.course import checkpoints
+
+    vocab, parts = checkpoints.clinic_parts()
+    model, _ = early_warning.fit_or_load_session_model(REPO / "notebooks" / "checkpoints" / "clinic_session_lstm",
+                                                       parts["train"], parts["val"], vocab, seed=0)
+    first = parts["test"].subset([0])
+    n = int(first.lengths[0])
+    course, scores = first.names[0], tuple(int(s) for s in first.scores[0, :n])
+    truth, _ = prognosis.improvement_chances(CLINIC, [course[:j] for j in range(1, n + 1)],
+                                             [scores[:j] for j in range(1, n + 1)], draws=200, seed=0)
+    return scores[k - 1], float(early_warning.predict_by_session(model, first)[0, k - 1]), float(truth[k - 1])
+
+
+@pytest.mark.parametrize("lab", ["12_session_by_session.ipynb"], indirect=True)
+def test_session_monitor_redraws_the_chances_and_the_alert_when_the_slider_moves(lab):
+    """Notebook 12's monitor, live: the slider moved from session 1 to 3 by keyboard; the status line then shows the
+    model's and the truth's chance after session 3 and the alert they imply, and the picture is redrawn. Every label
+    and hint is whole in a 1280-px JupyterLab. ``SESSION_MONITOR_SCREENSHOT`` refreshes
+    notebooks/figures/session_monitor.png."""
+    from playwright.sync_api import expect
+
+    url, folder = lab
+    with chromium_page(folder, height=1200) as page:
+        page.goto(url)
+        run_all_cells(page, ready=".sm-status")
+        status = page.locator(".sm-status")
+        expect(status).to_contain_text("After session 1", timeout=60_000)
+        picture = page.locator(".sm-app img")
+        before = picture.get_attribute("src")
+        page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=60_000)
+        handle = page.locator(".sm-session .noUi-handle")
+        handle.focus()
+        handle.press("ArrowRight")
+        handle.press("ArrowRight")
+        score, model_chance, truth_chance = expected_monitor(3)
+        expect(status).to_contain_text(f"After session 3 (score {score})", timeout=60_000)
+        expect(status).to_contain_text(f"model {model_chance:.2f}")
+        expect(status).to_contain_text(f"truth {truth_chance:.2f}")
+        expect(status).to_contain_text("alert: the model" if model_chance < 0.5 else "no alert")
+        expect(picture).not_to_have_attribute("src", before, timeout=30_000)
+        # the picture is sent after the status line, for each of the slider's two steps: let the last one arrive
+        page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=60_000)
+        page.wait_for_timeout(2_000)
+        app = page.locator(".sm-app")
+        app.screenshot(path=str(folder / "session_monitor.png"))
+        if os.environ.get("SESSION_MONITOR_SCREENSHOT"):
+            shutil.copy(folder / "session_monitor.png", os.environ["SESSION_MONITOR_SCREENSHOT"])
+        cut = app.evaluate("""app => [...app.querySelectorAll('.widget-label, .widget-readout, .widget-html-content')]
+            .filter(e => e.offsetParent !== null && e.scrollWidth > e.clientWidth)
+            .map(e => `${e.textContent.trim()}: ${e.scrollWidth} px in ${e.clientWidth} px`)""")
+        assert not cut, f"cut short in the session monitor: {cut}"
+        widths = app.evaluate("""app => [app.scrollWidth, app.clientWidth, [...app.querySelectorAll('*')]
+            .filter(e => e.getBoundingClientRect().right > app.getBoundingClientRect().right + 0.5)
+            .map(e => e.className).slice(0, 5)]""")
+        assert widths[0] <= widths[1], f"the monitor scrolls sideways: {widths}"

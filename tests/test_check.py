@@ -17,9 +17,9 @@ import torch
 from conftest import CHECKPOINTS, REPO
 from scipy import stats
 
-from therapy_utils import checkpoint, data, evaluate, simulate, uncertainty
+from therapy_utils import checkpoint, data, early_warning, evaluate, simulate, uncertainty
 from therapy_utils import truth as ground_truth
-from therapy_utils.course import check
+from therapy_utils.course import check, checkpoints
 from therapy_utils.course.check import nb01, nb04, nb10, nb11
 from therapy_utils.uncertainty import conformal_threshold
 
@@ -403,8 +403,68 @@ def test_every_check_is_tested_here():
         "ex01_noise_direction", "ex02_parameter_count", "ex03_accumulate", "ex06_best_next", "ex07_strict_sizes",
         "ex08_wider_cnn", "ex08_shuffled_vs_ridge", "ex04_oracle_residuals", "ex01_good_course",
         "ex04_model_error", "ex06_close_course", "ex09_overrated", "ex10_disagree", "ex10_least_removed",
-        "ex05_groups", "ex11_misplaced", "ex11_train_calibration", "ex07_zero_shot"}
+        "ex05_groups", "ex11_misplaced", "ex11_train_calibration", "ex07_zero_shot", "ex12_calibration_error",
+        "ex12_censoring", "ex12_false_alarm"}
     assert tested == {name for name in dir(check) if re.fullmatch(r"ex\d\d_\w+", name)}
+
+
+# Notebook 12 ------------------------------------------------------------------------------------------------------
+
+def test_the_calibration_error_check_names_the_slip():
+    def weighted(chance, outcome, bins):
+        return evaluate.calibration_error(np.asarray(chance), np.asarray(outcome), bins)
+
+    def unweighted(chance, outcome, bins):
+        which = np.minimum((chance * bins).astype(int), bins - 1)
+        return np.mean([abs(chance[which == b].mean() - outcome[which == b].mean()) for b in np.unique(which)])
+
+    def own_bin_for_one(chance, outcome, bins):
+        which = (chance * bins).astype(int)  # a chance of 1 gets a bin of its own
+        return sum((which == b).sum() * abs(chance[which == b].mean() - outcome[which == b].mean())
+                   for b in np.unique(which)) / len(chance)
+
+    verdict_is(check.ex12_calibration_error(weighted), True, "weighted")
+    verdict_is(check.ex12_calibration_error(unweighted), False, "weight each bin")
+    verdict_is(check.ex12_calibration_error(own_bin_for_one), False, "last bin")
+    verdict_is(check.ex12_calibration_error(...), False, "no answer yet")
+
+
+@pytest.fixture(scope="module")
+def clinic_notebook():
+    """Notebook 12's held-out patients and its committed session model."""
+    from therapy_utils import early_warning
+    from therapy_utils.course import checkpoints
+
+    vocab, parts = checkpoints.clinic_parts()
+    model, _ = early_warning.fit_or_load_session_model(CHECKPOINTS / "clinic_session_lstm", parts["train"],
+                                                       parts["val"], vocab, seed=0)
+    return parts["test"], model
+
+
+def test_a_false_alarm_is_judged_by_the_truth_recomputed(clinic_notebook):
+    test, model = clinic_notebook
+    row = int(np.flatnonzero(test.course_id == 4154)[0])  # the solutions' answer: model 0.46, truth 0.85
+    verdict_is(check.ex12_false_alarm(row, 6, test, model), True, "would not raise")
+    verdict_is(check.ex12_false_alarm(row, 3, test, model), False, "no alert")
+    verdict_is(check.ex12_false_alarm(row, 9, test, model), False, "from 1 to 8")
+    verdict_is(check.ex12_false_alarm(5000, 1, test, model), False, "not a row of test")
+    verdict_is(check.ex12_false_alarm(row, ..., test, model), False, "no answer yet")
+
+
+def test_censoring_is_judged_on_the_shares_it_recomputes(clinic_notebook):
+    from therapy_utils import evaluate as scores
+
+    test, _ = clinic_notebook
+    shares = {}
+    for rule in ("censored", "last score"):
+        labels = scores.outcome_labels(test, rule)
+        shares[rule] = labels[(test.lengths >= 5) & ~np.isnan(labels)].mean()
+    assert shares["censored"] > shares["last score"]
+    verdict_is(check.ex12_censoring("higher", shares["censored"], shares["last score"], test), True, "flatters")
+    verdict_is(check.ex12_censoring("lower", shares["censored"], shares["last score"], test), False,
+               "your shares are right")
+    verdict_is(check.ex12_censoring("higher", 0.5, shares["last score"], test), False, "your censored share")
+    verdict_is(check.ex12_censoring("sideways", 0.5, 0.5, test), False, "higher")
 
 
 # Answers that used to fool a check, or crash it --------------------------------------------------------------------
@@ -665,6 +725,10 @@ def right_calls() -> dict:
     y_train, predict_train = train_part["effectiveness"].to_numpy(), truth(train_part["modules"])
     test = data.split_courses(simulate.simulate_courses(PARAMS, 2000, seed=0))["test"]
     renamed = {module: str(group) for module, group in PARAMS.group_of().items()}
+    vocab, clinic_parts = checkpoints.clinic_parts()
+    clinic_test = clinic_parts["test"]
+    session_model, _ = early_warning.fit_or_load_session_model(
+        CHECKPOINTS / "clinic_session_lstm", clinic_parts["train"], clinic_parts["val"], vocab, seed=0)
     return {
         "ex01_noise_direction": ("down",), "ex01_good_course": ("A B A F F A",),
         "ex01_transition_counts": (counts_loop,), "ex02_gru_cell": (gru_cell,),
@@ -688,7 +752,19 @@ def right_calls() -> dict:
         "ex11_misplaced": (("A", "B", "A", "F"), lambda c: shifted(0.09)([c])[0], 0.1),
         "ex11_train_calibration": ("below", (predict_train + y_train) / 2, y_train, truth(test_part["modules"]),
                                    test_part),
+        "ex12_calibration_error": (lambda c, o, b: evaluate.calibration_error(np.asarray(c), np.asarray(o), b),),
+        "ex12_false_alarm": (int(np.flatnonzero(clinic_test.course_id == 4154)[0]), 6, clinic_test, session_model),
+        "ex12_censoring": ("higher", *censoring_shares(clinic_test), clinic_test),
     }
+
+
+def censoring_shares(test) -> tuple[float, float]:
+    """The share improved after session 5 when leavers are censored, and at their last score."""
+    shares = []
+    for rule in ("censored", "last score"):
+        labels = evaluate.outcome_labels(test, rule)
+        shares.append(float(labels[(test.lengths >= 5) & ~np.isnan(labels)].mean()))
+    return tuple(shares)
 
 
 @pytest.fixture(scope="module")

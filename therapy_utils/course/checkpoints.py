@@ -175,3 +175,17 @@ def _refit_transfer(name: str, directory: str | Path, artifacts: str | Path,
 def checkpoint_names() -> list[str]:
     """Every committed checkpoint: the recipes above and notebook 07's five transfer models."""
     return [*RECIPES, *(transfer_directory("", start).name for start in transfer.TRANSFER_STARTS)]
+
+
+# Notebook 12's session model and the truth's chances it is scored against (early_warning's own checkpoint format)
+CLINIC_PATIENTS = 5000
+SESSION_CHECKPOINTS = {"clinic_session_lstm": "12_session_by_session", "clinic_truth": "12_session_by_session"}
+
+
+def clinic_parts(seed: int = SEED) -> tuple[data.Vocabulary, dict]:
+    """Notebook 12's 5,000 clinic patients as :class:`sessions.SessionCourses`, split by patient, and the vocabulary."""
+    from therapy_utils import clinic, sessions
+
+    vocab = data.Vocabulary(clinic.CLINIC.flowchart.modules)
+    courses = sessions.session_courses(clinic.simulate_clinic(clinic.CLINIC, CLINIC_PATIENTS, seed), vocab)
+    return vocab, {name: courses.subset(rows) for name, rows in sessions.split_patients(len(courses), seed).items()}

@@ -64,6 +64,11 @@ from therapy_utils.course.check.nb11 import (
     ex11_scaled,
     ex11_train_calibration,
 )
+from therapy_utils.course.check.nb12 import (
+    ex12_calibration_error,
+    ex12_censoring,
+    ex12_false_alarm,
+)
 
 __all__ = [
     "NO_ANSWER",
@@ -101,4 +106,7 @@ __all__ = [
     "ex11_misplaced",
     "ex11_scaled",
     "ex11_train_calibration",
+    "ex12_calibration_error",
+    "ex12_censoring",
+    "ex12_false_alarm",
 ]

@@ -12,6 +12,7 @@ from therapy_utils.course.plots import (
     model,
     optimizing,
     palette,
+    sessions,
     simulation,
     training,
     uncertainty,
@@ -35,5 +36,5 @@ __all__ = [
     "embedding_map_figure", "embeddings", "evaluation", "explanations", "group_handles", "group_palette",
     "label_offsets", "learning_curve_figure", "length_curve_figure", "model", "module_effects_figure", "optimizing",
     "oracle_share_curve_figure", "oracle_share_figure", "palette", "plot_losses", "regret_figure",
-    "reliability_figure", "simulation", "spread_error_figure", "training", "training_figure", "uncertainty",
+    "reliability_figure", "sessions", "simulation", "spread_error_figure", "training", "training_figure", "uncertainty",
 ]
