@@ -74,6 +74,8 @@ SESSION_FILES = {
                                         "row 1 (course_id 1): session 3 leaves a gap"),
     "sessions: flag not 0 or 1": ((SESSIONS + "1,1,A,12,yes\n").encode(),
                                   "row 0 (course_id 1): reliably_improved 'yes' is not 0 or 1"),
+    "sessions: too few patients to split": ((SESSIONS + "1,1,A,12,0\n2,1,B,10,0\n").encode(),
+                                            "2 patient(s) cannot be split 60%/20%/20%"),
     "sessions: outcome contradicts the scores": ((SESSIONS + "1,1,A,12,1\n1,2,B,10,1\n").encode(),
                                                  "course_id 1: reliably_improved disagrees with its scores"),
 }

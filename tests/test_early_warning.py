@@ -62,6 +62,10 @@ def test_the_split_is_by_patient_deterministic_and_complete():
     assert all(np.array_equal(split[k], sessions.split_patients(101, seed=4)[k]) for k in split)
     with pytest.raises(ValueError, match="shares must be"):
         sessions.split_patients(10, 0, shares=(0.5, 0.5, 0.5))
+    assert [len(part) for part in sessions.split_patients(10, 0).values()] == [6, 2, 2]
+    assert [len(part) for part in sessions.split_patients(9, 0).values()] == [5, 2, 2]
+    with pytest.raises(ValueError, match="8 patient\\(s\\) cannot be split 60%/20%/20% with at least 2 in each"):
+        sessions.split_patients(8, 0)
 
 
 # The truth ----------------------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from therapy_utils.clinic import course_outcomes
 from therapy_utils.data import Vocabulary
 
 SCORED_SESSIONS = tuple(range(1, 9))  # k = 1 … 8: the sessions after which predictions are scored
+MIN_PART = 2  # training, validation and test need two patients each (at 60/20/20, nine patients give 5/2/2)
 PADDING_INDEX = 0  # data.Vocabulary keeps index 0 for padding (model.PADDING_INDEX; this module needs no torch)
 
 
@@ -120,6 +121,9 @@ def split_patients(n: int, seed: int, shares: tuple[float, float, float] = (0.6,
     """
     if not np.isclose(sum(shares), 1.0) or min(shares) <= 0:
         raise ValueError(f"shares must be three positive numbers adding to 1, got {shares!r}")
-    order = np.random.default_rng(seed).permutation(n)
     cut = np.cumsum(np.rint(np.array(shares[:2]) * n).astype(int))
+    if min(cut[0], cut[1] - cut[0], n - cut[1]) < MIN_PART:
+        raise ValueError(f"{n} patient(s) cannot be split {'/'.join(f'{s:.0%}' for s in shares)} with at least "
+                         f"{MIN_PART} in each part")
+    order = np.random.default_rng(seed).permutation(n)
     return {name: np.sort(part) for name, part in zip(("train", "val", "test"), np.split(order, cut), strict=True)}
