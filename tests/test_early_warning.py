@@ -48,6 +48,9 @@ def test_session_arrays_are_padded_in_session_order():
     assert courses.ended_early.tolist() == [False, True] and courses.names == (("Q", "Q"), ("A", "B", "C"))
     rows, modules, scores = courses.prefixes(3)
     assert rows.tolist() == [1] and modules == [("A", "B", "C")] and scores == [(20, 15, 12)]
+    known = courses.first(2)
+    assert known.course_id.tolist() == [2, 7] and known.lengths.tolist() == [2, 2]
+    assert known.scores.tolist() == [[9, 3], [20, 15]] and known.names == (("Q", "Q"), ("A", "B"))
 
 
 def test_a_module_outside_the_vocabulary_is_refused_by_name():

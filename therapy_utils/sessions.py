@@ -58,11 +58,18 @@ class SessionCourses:
         return SessionCourses(*(getattr(self, f.name)[rows] for f in fields(self) if f.name != "names"),
                               names=tuple(self.names[i] for i in rows))
 
+    def first(self, k: int) -> SessionCourses:
+        """The courses still coming at session k, cut to their first k sessions: what was known after session k."""
+        rows = np.flatnonzero(self.lengths >= k)
+        return SessionCourses(self.course_id[rows], self.modules[rows, :k], self.scores[rows, :k],
+                              np.full(len(rows), k), self.improved[rows], self.ended_early[rows],
+                              tuple(self.names[i][:k] for i in rows))
+
     def prefixes(self, k: int) -> tuple[np.ndarray, list[tuple[str, ...]], list[tuple[int, ...]]]:
         """The courses still coming at session k: their positions, and their first k modules and scores."""
-        rows = np.flatnonzero(self.lengths >= k)
-        return (rows, [self.names[i][:k] for i in rows],
-                [tuple(int(s) for s in self.scores[i, :k]) for i in rows])
+        known = self.first(k)
+        return (np.flatnonzero(self.lengths >= k), list(known.names),
+                [tuple(int(s) for s in row) for row in known.scores])
 
 
 def session_courses(sessions: pd.DataFrame, vocab: Vocabulary) -> SessionCourses:
